@@ -1,0 +1,3 @@
+from taoke.cli import run
+
+run()

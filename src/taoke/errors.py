@@ -1,0 +1,119 @@
+"""The exception tree of taoke.
+
+Every error taoke raises on purpose derives from :class:`TaokeError`; the CLI turns one into a single line on
+stderr and a non-zero exit code (see ``exit_code``), never a traceback::
+
+    TaokeError                      exit 1 unless noted
+    ├── ReaderError                 a checkpoint or tokenizer file could not be read      (exit 3)
+    │   ├── CorruptFile             truncated, inconsistent or lying header/offsets
+    │   ├── UnsupportedFormat       no reader recognises the bytes (or the folder holds no weights)
+    │   ├── UnsupportedDtype        a dtype taoke will not turn into floats (ints, unknown quant types)
+    │   ├── UnsafePickle            a pickle that asks for a global outside the allow-list
+    │   └── TensorNotFound          a tensor or role that the checkpoint does not have
+    ├── RemoteError                 an HTTP source failed or does not honour range requests (exit 4)
+    ├── TokenizerError              a tokenizer could not be loaded or compared              (exit 3)
+    ├── RoleError                   the canonical role map could not be built                (exit 3)
+    ├── ProbeError                  a black-box endpoint failed, timed out or lied           (exit 5)
+    │   └── BudgetExceeded          the query budget is spent
+    ├── FetchError                  a registry download or a checksum failed                 (exit 6)
+    ├── IndexStoreError             the fingerprint index is missing, locked or of another schema (exit 7)
+    └── UsageError                  arguments that do not make sense together              (exit 2)
+
+Each error carries the object it is about (``subject``: a path, tensor name, URL) and a ``hint`` saying what to
+do next; ``str(err)`` is the one line the CLI prints.
+"""
+
+from __future__ import annotations
+
+
+class TaokeError(Exception):
+    """Root of every error taoke raises on purpose."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, subject: str | None = None, hint: str | None = None) -> None:
+        self.message = message
+        self.subject = subject
+        self.hint = hint
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        parts = []
+        if self.subject:
+            parts.append(f"{self.subject}: ")
+        parts.append(self.message)
+        if self.hint:
+            parts.append(f" ({self.hint})")
+        return "".join(parts).replace("\n", " ")
+
+
+class ReaderError(TaokeError):
+    """A checkpoint could not be read."""
+
+    exit_code = 3
+
+
+class CorruptFile(ReaderError):
+    """Truncated file, header pointing past the end, overlapping tensors, lying counts."""
+
+
+class UnsupportedFormat(ReaderError):
+    """No reader recognises this input."""
+
+
+class UnsupportedDtype(ReaderError):
+    """A dtype taoke will not convert to floating point."""
+
+
+class UnsafePickle(ReaderError):
+    """A pickle asked for a global that the restricted unpickler does not allow."""
+
+
+class TensorNotFound(ReaderError):
+    """The tensor (or role) is not in the checkpoint."""
+
+
+class RemoteError(TaokeError):
+    """An HTTP(S) source failed or does not honour range requests."""
+
+    exit_code = 4
+
+
+class TokenizerError(TaokeError):
+    """A tokenizer could not be loaded or compared."""
+
+    exit_code = 3
+
+
+class RoleError(TaokeError):
+    """The canonical role map could not be built."""
+
+    exit_code = 3
+
+
+class ProbeError(TaokeError):
+    """A black-box endpoint failed, timed out, or returned something inconsistent."""
+
+    exit_code = 5
+
+
+class BudgetExceeded(ProbeError):
+    """The query budget for a probe is spent."""
+
+
+class FetchError(TaokeError):
+    """Downloading or verifying a registry artifact failed."""
+
+    exit_code = 6
+
+
+class IndexStoreError(TaokeError):
+    """The fingerprint index could not be opened or is of an incompatible schema."""
+
+    exit_code = 7
+
+
+class UsageError(TaokeError):
+    """Arguments that do not make sense together."""
+
+    exit_code = 2
