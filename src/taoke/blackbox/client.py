@@ -1,0 +1,426 @@
+"""A small client for OpenAI-compatible ``/chat/completions`` endpoints, built on httpx.
+
+What it does for every probe: a query budget (:mod:`.budget`), a concurrency limit (a thread pool of
+``max_concurrency`` workers over one thread-safe ``httpx.Client``), retries with exponential backoff on 429 and
+5xx (honouring ``Retry-After`` when it fits inside the deadline), a per-read timeout plus an overall per-request
+deadline (a stream that never closes is cut at the deadline and its partial text returned in the error), an
+on-disk response cache keyed by the request (:mod:`.cache`), streaming and non-streaming requests, ``logprobs`` /
+``top_logprobs`` when offered and ``usage`` token counts.
+
+The API key is read from an environment variable (``api_key_env``) at request time and only ever placed in
+the ``Authorization`` header: it is not an attribute of any value taoke returns, it is scrubbed from every
+error message, it is not part of the cache key or the cached value, and requests are logged without headers.
+
+Transports: ``transport=None`` talks to the network; any ``httpx.BaseTransport`` may be injected (e.g.
+``httpx.MockTransport`` for tests); ``offline=True`` is the replay mode: answers come only from the cache and a
+miss is an error, so a recorded probe can be re-run and checked by a third party without the endpoint.
+
+Simplifications: one choice per request (``n=1``); text content only (no tools, images); ``Retry-After`` is read
+as seconds (an HTTP date is treated as absent).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import httpx
+
+from taoke.blackbox._errors import EndpointHTTPError, EndpointTimeout, EndpointUnreachable, MalformedResponse
+from taoke.blackbox.budget import QueryBudget
+from taoke.blackbox.cache import ResponseCache, request_key
+from taoke.errors import ProbeError, UsageError
+
+log = logging.getLogger("taoke.blackbox")
+
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to send requests: ``base_url`` ends before ``/chat/completions`` (e.g. ``http://host:8000/v1``)."""
+
+    base_url: str
+    model: str
+    api_key_env: str = "OPENAI_API_KEY"
+
+    def __post_init__(self) -> None:
+        if not self.base_url.startswith(("http://", "https://")):
+            raise UsageError(f"not an http(s) URL: {self.base_url!r}", subject=self.base_url,
+                             hint="give the API base, e.g. http://127.0.0.1:8000/v1")
+
+    @property
+    def chat_url(self) -> str:
+        u = self.base_url.rstrip("/")
+        if u.endswith("/chat/completions"):
+            return u
+        if not u.endswith("/v1"):
+            u += "/v1"
+        return u + "/chat/completions"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"base_url": self.base_url, "model": self.model, "api_key_env": self.api_key_env}
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat request. ``nonce`` is local only: it separates repeated samples in the cache and is not sent."""
+
+    messages: tuple[tuple[str, str], ...]
+    max_tokens: int = 32
+    temperature: float = 0.0
+    seed: int | None = None
+    logprobs: bool = False
+    top_logprobs: int | None = None
+    stream: bool = False
+    nonce: int = 0
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def user(cls, text: str, *, system: str | None = None, **kw: Any) -> ChatRequest:
+        msgs: list[tuple[str, str]] = [] if system is None else [("system", system)]
+        msgs.append(("user", text))
+        return cls(messages=tuple(msgs), **kw)
+
+    def body(self, model: str) -> dict[str, Any]:
+        b: dict[str, Any] = {
+            "model": model,
+            "messages": [{"role": r, "content": c} for r, c in self.messages],
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+        }
+        if self.seed is not None:
+            b["seed"] = self.seed
+        if self.logprobs:
+            b["logprobs"] = True
+            if self.top_logprobs:
+                b["top_logprobs"] = self.top_logprobs
+        if self.stream:
+            b["stream"] = True
+        b.update(dict(self.extra))
+        return b
+
+
+@dataclass(frozen=True)
+class ChatResponse:
+    """The parts of an answer the probes use. ``top_logprobs``: per generated token, (token, logprob) pairs."""
+
+    text: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    finish_reason: str | None
+    model: str | None
+    tokens: tuple[str, ...] | None = None
+    top_logprobs: tuple[tuple[tuple[str, float], ...], ...] | None = None
+    cached: bool = False
+    elapsed_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens, "finish_reason": self.finish_reason,
+                "model": self.model, "cached": self.cached}
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Limits of a client. Times in seconds; ``deadline_s`` bounds one request including retries and streams."""
+
+    timeout_s: float = 30.0
+    deadline_s: float = 120.0
+    max_retries: int = 3
+    backoff_s: float = 0.5
+    max_backoff_s: float = 8.0
+    max_concurrency: int = 4
+
+
+def _int_or_none(x: Any) -> int | None:
+    return x if isinstance(x, int) and not isinstance(x, bool) else None
+
+
+def parse_completion(obj: Any, subject: str) -> ChatResponse:
+    """Turn a (non-streaming) chat completion JSON object into a :class:`ChatResponse`."""
+    if not isinstance(obj, dict):
+        raise MalformedResponse("answer is not a JSON object", subject=subject)
+    if "error" in obj and "choices" not in obj:
+        err = obj["error"]
+        msg = err.get("message") if isinstance(err, dict) else err
+        raise MalformedResponse(f"endpoint returned an error object: {str(msg)[:200]}", subject=subject)
+    choices = obj.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise MalformedResponse("answer has no choices[0]", subject=subject,
+                                hint="is this an OpenAI-compatible /chat/completions endpoint?")
+    ch = choices[0]
+    msg = ch.get("message")
+    text = msg.get("content") if isinstance(msg, dict) else None
+    if text is None:
+        text = ch.get("text", "")
+    if not isinstance(text, str):
+        raise MalformedResponse("choices[0].message.content is not a string", subject=subject)
+    usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else {}
+    tokens: tuple[str, ...] | None = None
+    tops: tuple[tuple[tuple[str, float], ...], ...] | None = None
+    lp = ch.get("logprobs")
+    if isinstance(lp, dict) and isinstance(lp.get("content"), list):
+        toks, tl = [], []
+        for item in lp["content"]:
+            if not isinstance(item, dict):
+                continue
+            toks.append(str(item.get("token", "")))
+            alts = item.get("top_logprobs") or []
+            tl.append(tuple((str(a.get("token", "")), float(a.get("logprob", float("nan"))))
+                            for a in alts if isinstance(a, dict)))
+        tokens, tops = tuple(toks), tuple(tl)
+    return ChatResponse(
+        text=text,
+        prompt_tokens=_int_or_none(usage.get("prompt_tokens")),
+        completion_tokens=_int_or_none(usage.get("completion_tokens")),
+        finish_reason=ch.get("finish_reason") if isinstance(ch.get("finish_reason"), str) else None,
+        model=obj.get("model") if isinstance(obj.get("model"), str) else None,
+        tokens=tokens,
+        top_logprobs=tops,
+    )
+
+
+class ChatClient:
+    """Budgeted, cached, retrying client of one endpoint. Thread-safe; use as a context manager.
+
+    ``complete(req)`` returns a :class:`ChatResponse` or raises a :class:`ProbeError`; ``complete_many(reqs)``
+    runs up to ``max_concurrency`` at once and returns a response or the error for each request (partial
+    results: one failing request does not lose the others).
+    """
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        config: ClientConfig | None = None,
+        budget: QueryBudget | None = None,
+        cache: ResponseCache | None = None,
+        transport: httpx.BaseTransport | None = None,
+        offline: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.endpoint = endpoint
+        self.config = config or ClientConfig()
+        self.budget = budget or QueryBudget(None)
+        self.cache = cache
+        self.offline = offline
+        if offline and cache is None:
+            raise UsageError("replay (offline) mode needs a cache directory", hint="pass --cache DIR")
+        self._sleep = sleep
+        limits = httpx.Limits(max_connections=max(1, self.config.max_concurrency))
+        self._http = httpx.Client(transport=transport, limits=limits, follow_redirects=False,
+                                  trust_env=False)
+        self._lock = threading.Lock()
+
+    # -- context management -------------------------------------------------------------------------------
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ChatClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- secrets ------------------------------------------------------------------------------------------
+    def _api_key(self) -> str | None:
+        return os.environ.get(self.endpoint.api_key_env) or None
+
+    def _scrub(self, text: str) -> str:
+        key = self._api_key()
+        return text.replace(key, "***") if key else text
+
+    def _headers(self) -> dict[str, str]:
+        h = {"Content-Type": "application/json", "Accept": "application/json"}
+        key = self._api_key()
+        if key:
+            h["Authorization"] = f"Bearer {key}"
+        return h
+
+    # -- requests -----------------------------------------------------------------------------------------
+    def complete(self, req: ChatRequest) -> ChatResponse:
+        url = self.endpoint.chat_url
+        body = req.body(self.endpoint.model)
+        key = request_key(url, body, req.nonce)
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                self.budget.note_cached()
+                return replace(parse_completion(hit, url), cached=True)
+        if self.offline:
+            raise ProbeError("request not in the replay cache", subject=url,
+                             hint="run once online with the same --cache to record it")
+        t0 = time.monotonic()
+        deadline = t0 + self.config.deadline_s
+        obj = self._send_with_retries(url, body, req.stream, deadline)
+        resp = parse_completion(obj, url)
+        if self.cache is not None:
+            self.cache.put(key, obj)
+        return replace(resp, elapsed_s=time.monotonic() - t0)
+
+    def complete_many(self, reqs: Sequence[ChatRequest]) -> list[ChatResponse | ProbeError]:
+        def one(r: ChatRequest) -> ChatResponse | ProbeError:
+            try:
+                return self.complete(r)
+            except ProbeError as e:
+                return e
+
+        if len(reqs) <= 1 or self.config.max_concurrency <= 1:
+            return [one(r) for r in reqs]
+        with ThreadPoolExecutor(max_workers=self.config.max_concurrency) as ex:
+            return list(ex.map(one, reqs))
+
+    def _send_with_retries(self, url: str, body: dict[str, Any], stream: bool, deadline: float) -> dict[str, Any]:
+        cfg = self.config
+        attempt = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise EndpointTimeout(f"no answer within the {cfg.deadline_s:g} s deadline", subject=url,
+                                      hint="raise --deadline, or the endpoint is overloaded")
+            self.budget.charge(url)
+            retry_after: float | None = None
+            try:
+                log.debug("POST %s model=%s stream=%s attempt=%d", url, body.get("model"), stream, attempt)
+                if stream:
+                    return self._stream_once(url, body, deadline)
+                return self._post_once(url, body, min(cfg.timeout_s, remaining))
+            except EndpointHTTPError as e:
+                if e.status not in _RETRY_STATUS or attempt >= cfg.max_retries:
+                    raise
+                retry_after = getattr(e, "retry_after", None)
+                last: ProbeError = e
+            except EndpointUnreachable as e:
+                if attempt >= cfg.max_retries:
+                    raise
+                last = e
+            attempt += 1
+            wait = min(cfg.max_backoff_s, cfg.backoff_s * (2 ** (attempt - 1)))
+            if retry_after is not None:
+                wait = max(wait, retry_after)
+            if time.monotonic() + wait >= deadline:
+                raise EndpointTimeout(
+                    f"gave up after {attempt} attempt(s): next retry in {wait:g} s would pass the "
+                    f"{cfg.deadline_s:g} s deadline (last: {last.message})", subject=url,
+                    hint="the endpoint is rate-limiting or failing; retry later or raise --deadline")
+            log.debug("retrying %s in %.2f s after: %s", url, wait, last.message)
+            self._sleep(wait)
+
+    def _http_error(self, url: str, r: httpx.Response, text: str) -> EndpointHTTPError:
+        snippet = self._scrub(" ".join(text.split())[:160])
+        hint = {401: "check the key in the environment variable " + self.endpoint.api_key_env,
+                403: "the key may lack access to this model", 404: "check the URL and --model",
+                429: "rate limited: lower --concurrency or wait"}.get(r.status_code,
+                                                                      "the endpoint failed; try again later")
+        err = EndpointHTTPError(f"HTTP {r.status_code}: {snippet}", status=r.status_code, subject=url, hint=hint)
+        ra = r.headers.get("retry-after")
+        try:
+            err.retry_after = float(ra) if ra is not None else None  # type: ignore[attr-defined]
+        except ValueError:
+            err.retry_after = None  # type: ignore[attr-defined]
+        return err
+
+    def _post_once(self, url: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        try:
+            r = self._http.post(url, json=body, headers=self._headers(), timeout=httpx.Timeout(timeout))
+        except httpx.TimeoutException as e:
+            raise EndpointTimeout(f"no answer within {timeout:g} s ({type(e).__name__})", subject=url,
+                                  hint="raise --timeout, or the endpoint hangs") from None
+        except httpx.TransportError as e:
+            raise EndpointUnreachable(f"cannot connect: {self._scrub(str(e)) or type(e).__name__}",
+                                      subject=url, hint="is the server running and the URL right?") from None
+        if r.status_code >= 400:
+            raise self._http_error(url, r, r.text)
+        try:
+            obj = r.json()
+        except (ValueError, UnicodeDecodeError):
+            raise MalformedResponse(
+                f"answer is not JSON: {self._scrub(' '.join(r.text.split())[:80])!r}", subject=url,
+                hint="is this an OpenAI-compatible endpoint?") from None
+        if not isinstance(obj, dict):
+            raise MalformedResponse("answer is not a JSON object", subject=url)
+        return obj
+
+    def _stream_once(self, url: str, body: dict[str, Any], deadline: float) -> dict[str, Any]:
+        """Read a server-sent-event stream into one completion object, cutting it at ``deadline``."""
+        parts: list[str] = []
+        finish: str | None = None
+        model: str | None = None
+        usage: dict[str, Any] | None = None
+        timeout = httpx.Timeout(min(self.config.timeout_s, max(0.01, deadline - time.monotonic())))
+        try:
+            with self._http.stream("POST", url, json=body, headers=self._headers(), timeout=timeout) as r:
+                if r.status_code >= 400:
+                    r.read()
+                    raise self._http_error(url, r, r.text)
+                done = False
+                for line in r.iter_lines():
+                    if time.monotonic() > deadline:
+                        raise EndpointTimeout(
+                            f"stream still open at the {self.config.deadline_s:g} s deadline "
+                            f"({len(parts)} chunks received)", subject=url,
+                            hint="the endpoint never closed the stream; partial text kept", partial="".join(parts))
+                    line = line.strip()
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        done = True
+                        break
+                    try:
+                        ev = json.loads(data)
+                    except ValueError:
+                        raise MalformedResponse(f"stream event is not JSON: {self._scrub(data[:80])!r}",
+                                                subject=url) from None
+                    if not isinstance(ev, dict):
+                        raise MalformedResponse("stream event is not a JSON object", subject=url)
+                    model = ev.get("model", model) if isinstance(ev.get("model"), str) else model
+                    if isinstance(ev.get("usage"), dict):
+                        usage = ev["usage"]
+                    for ch in ev.get("choices") or []:
+                        if not isinstance(ch, dict):
+                            continue
+                        delta = ch.get("delta") or {}
+                        if isinstance(delta, dict) and isinstance(delta.get("content"), str):
+                            parts.append(delta["content"])
+                        if isinstance(ch.get("finish_reason"), str):
+                            finish = ch["finish_reason"]
+                if not done and finish is None:
+                    raise EndpointTimeout("stream ended without [DONE] or a finish_reason", subject=url,
+                                          hint="the connection was cut; partial text kept", partial="".join(parts))
+        except httpx.TimeoutException:
+            raise EndpointTimeout(f"stream stalled for {timeout.read:g} s", subject=url,
+                                  hint="raise --timeout, or the endpoint hangs", partial="".join(parts)) from None
+        except httpx.TransportError as e:
+            raise EndpointUnreachable(f"stream failed: {self._scrub(str(e)) or type(e).__name__}", subject=url,
+                                      hint="is the server running and the URL right?") from None
+        obj: dict[str, Any] = {"model": model, "choices": [
+            {"message": {"role": "assistant", "content": "".join(parts)}, "finish_reason": finish}]}
+        if usage is not None:
+            obj["usage"] = usage
+        return obj
+
+
+@dataclass
+class Ledger:
+    """Collects the requests a probe made and what failed, for the report (no secrets, no headers)."""
+
+    errors: list[str] = field(default_factory=list)
+
+    def keep(self, results: Iterable[ChatResponse | ProbeError]) -> list[ChatResponse | None]:
+        out: list[ChatResponse | None] = []
+        for r in results:
+            if isinstance(r, ProbeError):
+                self.errors.append(r.one_line())
+                out.append(None)
+            else:
+                out.append(r)
+        return out

@@ -1,0 +1,70 @@
+"""Re-quantised copies of a GGUF (for "the same model at another quantisation"): every tensor is dequantised
+with ``gguf.quants`` and written again as Q8_0 or F16 with ``gguf.GGUFWriter``; 1-D tensors (norms) and
+tensors whose rows do not fit the block size stay F32; all metadata is copied except ``general.file_type``,
+which is set to the new type. Results are cached under ``$TAOKE_DATA/derived/blackbox/``.
+
+Concession: requantising from Q4_1 cannot restore precision the Q4_1 file already lost -- the copy is the
+*same* model at a different quantisation, which is exactly the relation the same-model test must face.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from taoke.blackbox.models import data_root
+from taoke.errors import UsageError
+
+_FILE_TYPE = {"Q8_0": 7, "F16": 1}
+
+
+def derived_dir() -> Path:
+    return data_root() / "derived" / "blackbox"
+
+
+def derive_variant(src: Path, qtype: str, dst: Path | None = None) -> Path:
+    """Write (once) ``src`` re-quantised to ``qtype`` (``Q8_0`` or ``F16``); return the path."""
+    import gguf
+
+    if qtype not in _FILE_TYPE:
+        raise UsageError(f"unsupported target quantisation {qtype!r}", hint="use Q8_0 or F16")
+    dst = dst or derived_dir() / f"{Path(src).stem}.{qtype}.gguf"
+    if dst.exists():
+        return dst
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    reader = gguf.GGUFReader(str(src))
+    arch = reader.fields["general.architecture"].contents()
+    tmp = dst.with_suffix(".tmp")
+    w = gguf.GGUFWriter(str(tmp), arch)
+    for name, field in reader.fields.items():
+        if name.startswith("GGUF.") or name == "general.architecture":
+            continue
+        if name == "general.file_type":
+            w.add_uint32(name, _FILE_TYPE[qtype])
+            continue
+        vtype = field.types[0]
+        sub = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
+        w.add_key_value(name, field.contents(), vtype, sub_type=sub)
+    target = gguf.GGMLQuantizationType[qtype]
+    for t in reader.tensors:
+        arr = gguf.quants.dequantize(np.asarray(t.data), t.tensor_type).astype(np.float32)
+        if arr.ndim < 2:
+            w.add_tensor(t.name, arr)
+            continue
+        if qtype == "F16":
+            w.add_tensor(t.name, arr.astype(np.float16))
+            continue
+        try:
+            q = gguf.quants.quantize(arr, target)
+        except gguf.quants.QuantError:
+            w.add_tensor(t.name, arr)
+            continue
+        w.add_tensor(t.name, q, raw_dtype=target)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    os.replace(tmp, dst)
+    return dst
