@@ -169,13 +169,19 @@ def map_roles(checkpoint: Checkpoint, config: ModelConfig | None = None) -> Role
         for name, v in mm.items():
             if isinstance(v, Mapping) and "transposed" in v:
                 transposed[str(name)] = bool(v["transposed"])
-    links = _onnx_bias_links(meta.get("consumers") if isinstance(meta, Mapping) else None, shapes)
+    links: dict[str, str] = {}
+    mb = meta.get("matmul_bias") if isinstance(meta, Mapping) else None
+    if isinstance(mb, Mapping):  # weight -> bias added to its product, if the reader records it
+        links = {str(k): str(v) for k, v in mb.items() if isinstance(v, str)}
+    else:
+        links = _onnx_bias_links(meta.get("consumers") if isinstance(meta, Mapping) else None, shapes)
     return map_tensors(
         shapes,
         config,
         layout_notes=layout if isinstance(layout, Mapping) else None,
         stored_transposed=transposed,
         links=links,
+        graph_order=list(mm) if isinstance(mm, Mapping) else None,
     )
 
 
@@ -186,6 +192,7 @@ def map_tensors(
     layout_notes: Mapping[str, Any] | None = None,
     stored_transposed: Mapping[str, bool] | None = None,
     links: Mapping[str, str] | None = None,
+    graph_order: list[str] | None = None,
     method: Literal["auto", "names", "shape"] = "auto",
 ) -> RoleMap:
     """Map tensors (name → shape in PyTorch order, in file order) to roles.
@@ -193,6 +200,8 @@ def map_tensors(
     ``layout_notes``: a GGUF reader's ``layout_notes`` (rope-permuted Q/K, ``1 + w`` norms).
     ``stored_transposed``: per-tensor orientation known from the format (ONNX MatMul inputs).
     ``links``: anonymous weight → named tensor its product is added to (ONNX bias following).
+    ``graph_order``: MatMul/Gemm weights in graph execution order (ONNX); anonymous ones left after ``links``
+    are matched, in order, to the weight roles whose bias is named but whose weight is not (shapes checked).
     ``method``: force ``"names"`` or ``"shape"``; ``"auto"`` falls back to shapes when names explain less than
     half of the 2-D tensors.
     """
@@ -208,6 +217,7 @@ def map_tensors(
     if method != "shape":
         refs, mapped, prefix = _map_by_name(shapes, config, layout_notes, st, notes)
         n_graph = _map_by_graph(shapes, links or {}, refs, mapped, st)
+        n_graph += _map_by_graph_order(shapes, graph_order or [], refs, mapped, st, notes)
         used_method = "names+graph" if n_graph else "names"
     n2 = sum(1 for s in shapes.values() if len(s) == 2)
     n2_mapped = sum(1 for n in mapped if len(shapes[n]) == 2)
@@ -551,6 +561,53 @@ def _map_by_graph(
         mapped.add(w)
         n += 1
     return n
+
+
+_EXEC_ORDER = ("attn.q", "attn.k", "attn.v", "attn.o", "mlp.gate", "mlp.up", "mlp.down")
+
+
+def _map_by_graph_order(
+    shapes: Mapping[str, Shape],
+    order: list[str],
+    refs: dict[str, TensorRef],
+    mapped: set[str],
+    stored_transposed: Mapping[str, bool],
+    notes: list[str],
+) -> int:
+    """Anonymous MatMul weights (graph order) → weight roles that have a named bias but no weight.
+
+    A PyTorch export runs each layer's projections in ``forward`` order (q, k, v, o, up, down), so the n-th
+    anonymous weight is the n-th missing role. Accepted only if the counts agree and every weight's output size
+    equals its bias's length; otherwise nothing is assigned (and a note says why).
+    """
+    anon = [w for w in order if w in shapes and w not in mapped and len(shapes[w]) == 2]
+    if not anon:
+        return 0
+    layers = sorted({r.layer for r in map(parse_role, refs) if r.layer is not None})
+    missing: list[tuple[str, int]] = []
+    for i in layers:
+        for local in _EXEC_ORDER:
+            role = f"layers.{i}.{local}"
+            bias = refs.get(role + ".bias")
+            if role not in refs and bias is not None:
+                missing.append((role, bias.shape[0]))
+    if len(missing) != len(anon):
+        if missing:
+            notes.append(
+                f"{len(anon)} anonymous matrices vs {len(missing)} roles with a bias only: left unmapped"
+            )
+        return 0
+    canon = []
+    for w in anon:
+        t = stored_transposed.get(w, False)
+        canon.append((t, tuple(reversed(shapes[w])) if t else shapes[w]))
+    if any(c[0] != out for (_, c), (_, out) in zip(canon, missing, strict=True)):
+        notes.append("anonymous matrices do not match their biases' sizes in graph order: left unmapped")
+        return 0
+    for w, (t, c), (role, _) in zip(anon, canon, missing, strict=True):
+        refs[role] = TensorRef(w, c, t, None, None, "graph")
+        mapped.add(w)
+    return len(anon)
 
 
 # --------------------------------------------------------------------------------------------------------------
