@@ -219,6 +219,7 @@ class ChatClient:
         self._http = httpx.Client(transport=transport, limits=limits, follow_redirects=False,
                                   trust_env=False)
         self._lock = threading.Lock()
+        self.seen_models: set[str] = set()  # the ``model`` field of answers (a leak some servers have)
 
     # -- context management -------------------------------------------------------------------------------
     def close(self) -> None:
@@ -262,6 +263,9 @@ class ChatClient:
         deadline = t0 + self.config.deadline_s
         obj = self._send_with_retries(url, body, req.stream, deadline)
         resp = parse_completion(obj, url)
+        if resp.model:
+            with self._lock:
+                self.seen_models.add(resp.model)
         if self.cache is not None:
             self.cache.put(key, obj)
         return replace(resp, elapsed_s=time.monotonic() - t0)

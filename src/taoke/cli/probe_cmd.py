@@ -1,0 +1,145 @@
+"""``taoke probe``: which model is really behind an OpenAI-compatible API?
+
+    taoke probe URL --model NAME                  identify the model (tokenizer, behaviour, identity probes)
+    taoke probe --same URL1 URL2 --model NAME     two-sample same-model test (MMD, permutation null)
+    taoke probe db build [--out DIR]              rebuild the shipped tokenizer table and references
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.console import Console
+
+from taoke.cli._output import JSON_OPTION_HELP, emit
+from taoke.errors import UsageError
+
+
+def _client(url: str, model: str, key_env: str, budget: object, cache: Path | None, replay: bool,
+            timeout: float, deadline: float, concurrency: int):  # type: ignore[no-untyped-def]
+    from taoke.blackbox import ChatClient, ClientConfig, Endpoint, ResponseCache
+
+    cfg = ClientConfig(timeout_s=timeout, deadline_s=deadline, max_concurrency=concurrency)
+    return ChatClient(Endpoint(url, model, key_env), config=cfg, budget=budget,  # type: ignore[arg-type]
+                      cache=ResponseCache(cache) if cache else None, offline=replay)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("probe")
+    def probe(
+        args: list[str] = typer.Argument(None, metavar="URL [URL2] | db build",
+                                         help="Endpoint base URL(s) (e.g. http://127.0.0.1:8000/v1), or `db build`."),
+        model: str = typer.Option("default", "--model", "-m", help="Model name to request."),
+        model_b: str | None = typer.Option(None, "--model-b", help="Model name at URL2 (default: --model)."),
+        same: bool = typer.Option(False, "--same", help="Same-model test between URL1 and URL2."),
+        api_key_env: str = typer.Option("OPENAI_API_KEY", "--api-key-env",
+                                        help="Environment variable holding the API key (never logged or stored)."),
+        budget: int = typer.Option(200, "--budget", help="Maximum network queries (per endpoint)."),
+        probes: str = typer.Option("tokenizer,identity,behaviour", "--probes", help="Comma-separated probes."),
+        cache: Path | None = typer.Option(None, "--cache", help="On-disk response cache directory."),
+        replay: bool = typer.Option(False, "--replay", help="Answer only from --cache (no network)."),
+        timeout: float = typer.Option(30.0, "--timeout", help="Seconds to wait for any read."),
+        deadline: float = typer.Option(120.0, "--deadline", help="Seconds per request, retries and streams included."),
+        concurrency: int = typer.Option(4, "--concurrency", help="Requests in flight at once."),
+        samples: int = typer.Option(5, "--samples", help="--same: samples per prompt and endpoint."),
+        temperature: float = typer.Option(1.0, "--temperature", help="--same: sampling temperature."),
+        alpha: float = typer.Option(0.05, "--alpha", help="--same: significance level."),
+        logprobs: bool = typer.Option(False, "--logprobs", help="--same: also compare next-token logprobs."),
+        seed: int = typer.Option(0, "--seed", help="Seed of the sampler and permutation null."),
+        out: Path | None = typer.Option(None, "--out", help="db build: output folder (default: taoke/data)."),
+        data: Path | None = typer.Option(None, "--data", help="db build: data root (default $TAOKE_DATA)."),
+        what: str = typer.Option("all", "--what", help="db build: tokenizers, references or all."),
+        as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+    ) -> None:
+        """Identify the model behind an OpenAI-compatible endpoint, or test whether two endpoints serve the same."""
+        from taoke.blackbox import QueryBudget
+
+        args = list(args or [])
+        if args[:2] == ["db", "build"]:
+            _db_build(out, data, what, as_json)
+            return
+        if same:
+            if len(args) != 2:
+                raise UsageError("--same needs exactly two URLs", hint="taoke probe --same URL1 URL2 --model NAME")
+            _same(args, model, model_b or model, api_key_env, budget, cache, replay, timeout, deadline,
+                  concurrency, samples, temperature, alpha, logprobs, seed, as_json)
+            return
+        if len(args) != 1:
+            raise UsageError("give one endpoint URL", hint="taoke probe URL --model NAME (or --same URL1 URL2)")
+        from taoke.blackbox import probe_endpoint
+
+        with _client(args[0], model, api_key_env, QueryBudget(budget), cache, replay, timeout, deadline,
+                     concurrency) as c:
+            rep = probe_endpoint(c, probes=[p.strip() for p in probes.split(",") if p.strip()])
+        emit(rep.to_dict(), as_json, lambda con: _render(con, rep))
+
+
+def _render(con: Console, rep) -> None:  # type: ignore[no-untyped-def]
+    v = rep.verdict
+    con.print(f"[bold]{rep.endpoint['base_url']}[/] (model requested: {rep.endpoint['model']})")
+    con.print(f"verdict: [bold]{v.wording}[/]")
+    if rep.tokenizer is not None:
+        t = rep.tokenizer
+        con.print(f"  tokenizer  ({t.queries} queries): {t.note}")
+    if rep.behaviour is not None:
+        b = rep.behaviour
+        sims = ", ".join(f"{m} {s:.2f}" for m, s in b.similarity)
+        con.print(f"  behaviour  ({b.queries} queries): nearest {b.best} on {dict(b.votes).get(b.best or '', 0)}"
+                  f"/{b.answered} queries; similarity {sims}")
+    if rep.identity is not None:
+        i = rep.identity
+        tally = ", ".join(f"{c}x{n}" for c, n in i.tally) or "no known name"
+        con.print(f"  identity   ({i.queries} queries): claims {tally}")
+    for s in rep.masking:
+        con.print(f"  [yellow]masking:[/] {s}")
+    errs = [e for ev in (rep.tokenizer, rep.behaviour, rep.identity) if ev is not None for e in ev.errors]
+    if errs:
+        con.print(f"  [red]{len(errs)} failed queries[/] (partial result), first: {errs[0]}")
+    q = rep.queries
+    con.print(f"queries: {q.charged} sent, {q.cached} from cache (budget {q.limit}); {rep.elapsed_s:.1f} s")
+
+
+def _same(urls, model_a, model_b, key_env, budget, cache, replay, timeout, deadline, concurrency,  # type: ignore[no-untyped-def]
+          samples, temperature, alpha, logprobs, seed, as_json) -> None:
+    from taoke.blackbox import QueryBudget, same_model_test
+
+    with _client(urls[0], model_a, key_env, QueryBudget(budget), cache, replay, timeout, deadline,
+                 concurrency) as a, _client(urls[1], model_b, key_env, QueryBudget(budget), cache, replay,
+                                            timeout, deadline, concurrency) as b:
+        res = same_model_test(a, b, rng=np.random.default_rng(seed), n_per_prompt=samples,
+                              temperature=temperature, alpha=alpha, logprobs=logprobs)
+    d = {"format": "taoke-same-model/1", "a": {"base_url": urls[0], "model": model_a},
+         "b": {"base_url": urls[1], "model": model_b}, **res.to_dict()}
+
+    def render(con: Console) -> None:
+        con.print(f"[bold]{urls[0]}[/] vs [bold]{urls[1]}[/]")
+        con.print(f"verdict: [bold]{res.verdict}[/]")
+        con.print(f"  MMD^2 = {res.mmd2:.4g}, p = {res.p_value:.4g} ({res.null}); "
+                  f"{res.n_per_endpoint[0]}+{res.n_per_endpoint[1]} samples over {res.prompts} prompts")
+        con.print(f"  duplicate samples: {res.duplicate_share[0]:.0%} / {res.duplicate_share[1]:.0%}")
+        if res.logprob:
+            lp = res.logprob
+            con.print(f"  logprobs: mean TV {lp.mean_tv:.4f}, max |dlogp| {lp.max_abs_logprob_diff:.4g}, "
+                      f"top-1 agreement {lp.top1_agreement:.0%} over {lp.prompts} prompts")
+        if res.errors:
+            con.print(f"  [red]{len(res.errors)} failed queries[/], first: {res.errors[0]}")
+        con.print(f"queries: {res.queries[0]} + {res.queries[1]}")
+
+    emit(d, as_json, render)
+
+
+def _db_build(out: Path | None, data: Path | None, what: str, as_json: bool) -> None:
+    from importlib import resources
+
+    from taoke.blackbox.refdb import build_all
+
+    if what not in ("all", "tokenizers", "references"):
+        raise UsageError(f"--what must be tokenizers, references or all, not {what!r}")
+    out = out or Path(str(resources.files("taoke").joinpath("data")))
+    msgs: list[str] = []
+    written = build_all(out, root=data, tokenizers=what in ("all", "tokenizers"),
+                        references=what in ("all", "references"),
+                        log=(msgs.append if as_json else lambda s: typer.echo(s, err=True)))
+    emit({"written": [str(p) for p in written]}, as_json, lambda con: con.print("wrote " + ", ".join(map(str, written))))
