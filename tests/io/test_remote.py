@@ -1,0 +1,130 @@
+"""HTTP range-request reading against a real local HTTP server serving the real artifacts."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file, save_file
+
+from taoke.errors import RemoteError
+from taoke.io import open_checkpoint
+from taoke.io.remote import BLOCK_SIZE, HttpSource
+from tests.httpserver import serve_directory
+
+EMB = "embeddings.word_embeddings.weight"
+
+
+@pytest.fixture(scope="module")
+def weights_root(data_dir: Path) -> Path:
+    return data_dir / "weights"
+
+
+def test_remote_safetensors_equals_local(weights_root: Path, minilm_dir: Path) -> None:
+    local = open_checkpoint(minilm_dir / "model.safetensors")
+    with serve_directory(weights_root) as srv:
+        ck = open_checkpoint(srv.url("all-minilm-l6-v2/model.safetensors"))
+        assert ck.format == "safetensors"
+        assert set(ck.tensor_infos()) == set(local.tensor_infos())
+        src = ck.sources[0]
+        assert isinstance(src, HttpSource)
+        assert src.requests <= 2  # size probe + one cached block holding the 11 KB header
+        opened = src.bytes_transferred
+        rows = [3, 30000, 12345]
+        np.testing.assert_array_equal(ck.read(EMB, rows), local.read(EMB, rows))
+        for name in ("encoder.layer.2.attention.self.key.weight", "pooler.dense.bias"):
+            np.testing.assert_array_equal(ck.read(name), local.read(name))
+        assert ck.bytes_read > 0
+        row_cost = src.bytes_transferred - opened
+        assert row_cost < 0.02 * src.size
+        assert src.bytes_transferred < 0.05 * src.size
+        assert ck.file_size == local.file_size
+
+
+def test_row_read_transfers_a_small_fraction(weights_root: Path) -> None:
+    with serve_directory(weights_root) as srv:
+        ck = open_checkpoint(srv.url("all-minilm-l6-v2/model.safetensors"))
+        src = ck.sources[0]
+        before_net, before_sent = src.bytes_transferred, srv.bytes_sent
+        ck.read(EMB, [29000])
+        # one row lives in one 256 KiB block: at most one block crosses the wire
+        assert src.bytes_transferred - before_net <= BLOCK_SIZE
+        assert srv.bytes_sent - before_sent <= BLOCK_SIZE
+        assert srv.bytes_sent < 0.01 * src.size
+
+
+def test_remote_sharded_index(minilm_dir: Path, tmp_path: Path) -> None:
+    tensors = load_file(str(minilm_dir / "model.safetensors"))
+    names = sorted(tensors)
+    weight_map = {}
+    for i, part in enumerate((names[::2], names[1::2])):
+        fname = f"model-{i + 1:05d}-of-00002.safetensors"
+        save_file({k: tensors[k] for k in part}, str(tmp_path / fname))
+        weight_map.update(dict.fromkeys(part, fname))
+    (tmp_path / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    with serve_directory(tmp_path) as srv:
+        ck = open_checkpoint(srv.url("model.safetensors.index.json"))
+        assert len(ck.tensor_infos()) == 104
+        assert all(i.file.startswith("http://127.0.0.1:") for i in ck.tensor_infos().values())
+        np.testing.assert_array_equal(ck.read(EMB, [77]), tensors[EMB][[77]])
+        (tmp_path / "model-00002-of-00002.safetensors").unlink()
+        with pytest.raises(RemoteError, match="not found"):
+            open_checkpoint(srv.url("model.safetensors.index.json"))
+
+
+@pytest.mark.skipif(importlib.util.find_spec("taoke.io.gguf") is None, reason="GGUF reader not built yet")
+def test_remote_gguf(weights_root: Path, smollm2_gguf: Path) -> None:
+    local = open_checkpoint(smollm2_gguf)
+    with serve_directory(weights_root) as srv:
+        ck = open_checkpoint(srv.url(smollm2_gguf.relative_to(weights_root)))
+        assert ck.format == "gguf"
+        assert len(ck.tensor_infos()) == len(local.tensor_infos()) == 272
+        name = "token_embd.weight"
+        np.testing.assert_array_equal(ck.read(name, [0, 1000]), local.read(name, [0, 1000]))
+        assert srv.bytes_sent < 0.25 * smollm2_gguf.stat().st_size
+
+
+def test_server_ignoring_range_is_refused_without_download(weights_root: Path, smollm2_gguf: Path) -> None:
+    with serve_directory(weights_root, honor_range=False) as srv:
+        t0 = time.monotonic()
+        with pytest.raises(RemoteError, match="server ignores HTTP range requests; download the file first") as ei:
+            HttpSource(srv.url(smollm2_gguf.relative_to(weights_root)))
+        assert time.monotonic() - t0 < 5
+        assert "\n" not in str(ei.value)
+        time.sleep(0.2)  # let the server thread notice the closed connection
+        # the 98 MB body was not read: at most what sat in socket buffers got written
+        assert srv.bytes_sent < 0.2 * smollm2_gguf.stat().st_size
+
+
+def test_404(tmp_path: Path) -> None:
+    with serve_directory(tmp_path) as srv, pytest.raises(RemoteError, match="not found"):
+        open_checkpoint(srv.url("nope.safetensors"))
+
+
+def test_5xx_is_retried(weights_root: Path) -> None:
+    with serve_directory(weights_root, fail_first=2) as srv:
+        src = HttpSource(srv.url("all-minilm-l6-v2/config.json"), backoff=0.01)
+        assert json.loads(src.read_at(0, src.size))["model_type"] == "bert"
+        assert len(srv.requests) == 4  # 2 failures, the size probe, one block
+    with serve_directory(weights_root, fail_first=10) as srv, \
+            pytest.raises(RemoteError, match="HTTP 503 after 3 attempts"):
+        HttpSource(srv.url("all-minilm-l6-v2/config.json"), backoff=0.01)
+
+
+def test_timeout(weights_root: Path) -> None:
+    with serve_directory(weights_root, stall_s=1.0) as srv, pytest.raises(RemoteError, match="timed out"):
+        HttpSource(srv.url("all-minilm-l6-v2/config.json"), timeout=0.2, retries=1, backoff=0.01)
+
+
+def test_connection_refused() -> None:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens on this port now
+    with pytest.raises(RemoteError, match="cannot connect"):
+        HttpSource(f"http://127.0.0.1:{port}/model.safetensors")
