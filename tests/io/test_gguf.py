@@ -604,8 +604,50 @@ def test_reads_in_pieces_match(
     """Big reads are dequantised piece by piece (16 MiB); a tiny piece size gives the same values."""
     import taoke.io.gguf as mod
 
-    monkeypatch.setattr(mod, "_READ_CHUNK", 3000)  # ~2 Q4_1 rows of 576 (360 bytes) ... 8 rows per piece
+    monkeypatch.setattr(mod, "_READ_CHUNK", 3000)  # 8 Q4_1 rows of 576 weights (360 bytes) per piece
     for name in ("blk.0.ffn_up.weight", "token_embd.weight"):
         full = _ref_values(_reference(smol_ref)[name])
         np.testing.assert_array_equal(smol.read(name, rows=slice(0, 300)), full[:300])
         np.testing.assert_array_equal(smol.read(name, rows=[299, 7, 100, 101]), full[[299, 7, 100, 101]])
+
+
+def test_kv_types_round_trip(smol: GGUFCheckpoint, smol_ref: gguf.GGUFReader, tmp_path: Path) -> None:
+    """Every KV of the real SmolLM2 header re-written by gguf-py, plus every other value type and nested arrays."""
+    VT = gguf.GGUFValueType
+    path = tmp_path / "kv.gguf"
+    w = gguf.GGUFWriter(path, "llama")
+    for key, f in smol_ref.fields.items():
+        if key.startswith("GGUF.") or key == "general.architecture":
+            continue
+        sub = f.types[-1] if f.types[0] == VT.ARRAY else None
+        w.add_key_value(key, f.contents(), f.types[0], sub_type=sub)
+    m = smol.metadata
+    tokens = smol.embedded_tokenizer()["tokens"]  # type: ignore[index]
+    extra = {
+        "x.u8": (m["llama.block_count"], VT.UINT8),
+        "x.i8": (-m["llama.attention.head_count_kv"], VT.INT8),
+        "x.u16": (m["llama.embedding_length"], VT.UINT16),
+        "x.i16": (-m["llama.embedding_length"], VT.INT16),
+        "x.u64": (smol.file_size, VT.UINT64),
+        "x.i64": (-smol.file_size, VT.INT64),
+        "x.f64": (m["llama.rope.freq_base"] + 0.125, VT.FLOAT64),
+        "x.bool": (False, VT.BOOL),
+        "x.nested_str": ([tokens[:3], tokens[3:7]], VT.ARRAY),
+        "x.nested_int": ([[1536, 576], [9]], VT.ARRAY),
+        "x.bools": ([True, False, True], VT.ARRAY),
+        "x.empty_str": ("", VT.STRING),
+    }
+    for key, (val, vt) in extra.items():
+        w.add_key_value(key, val, vt)
+    w.write_header_to_file()
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    ck = GGUFCheckpoint(LocalSource(path))
+    assert len(ck.tensor_infos()) == 0 and not ck.truncated
+    for key, val in m.items():
+        assert ck.metadata[key] == val, key
+    for key, (val, _) in extra.items():
+        assert ck.metadata[key] == val, key
+    assert ck.embedded_tokenizer() == smol.embedded_tokenizer()
+    json.dumps(ck.metadata)
