@@ -258,7 +258,7 @@ def infer_config(roles: RoleMap) -> ModelConfig:
         vocab_size=vocab,
         max_position=pos[0] if pos else None,
         norm_type=("layernorm" if norm_bias else "rmsnorm") if has_norm else None,
-        tie_embeddings=("lm_head" not in refs) if emb else None,
+        tie_embeddings=("lm_head" not in refs) if (emb and "type_embed" not in refs) else None,
         num_experts=len(experts) or None,
         source="inferred-from-shapes",
     )
