@@ -247,12 +247,13 @@ def _value(cur: _Cursor, vtype: int, key: str, depth: int = 0) -> Any:
 
 
 def _jsonable(v: Any) -> Any:
+    """numpy arrays -> lists (small float32 ones with shortest round-trip decimals), nested lists converted."""
     if isinstance(v, np.ndarray):
-        if v.dtype == np.float32:
+        if v.dtype == np.float32 and v.size <= BIG_ARRAY:
             return [float(str(x)) for x in v]
         return v.tolist()
     if isinstance(v, list):
-        return [_jsonable(x) for x in v]
+        return list(v) if not v or isinstance(v[0], str) else [_jsonable(x) for x in v]
     return v
 
 
@@ -415,8 +416,8 @@ class GGUFCheckpoint(Checkpoint):
 
     @property
     def metadata(self) -> Mapping[str, Any]:
-        """Key/values, JSON-able; big arrays appear as ``{"array_of": type, "length": n}``."""
-        return self._kv
+        """Key/values (a fresh JSON-able dict); big arrays appear as ``{"array_of": type, "length": n}``."""
+        return dict(self._kv)
 
     def array(self, key: str) -> Any:
         """A big array kept out of :attr:`metadata` (numeric ones as read-only np.ndarray), or None."""
