@@ -288,7 +288,7 @@ def _compile(pattern: str) -> re.Pattern[str]:
 
 
 def _pattern_key(pattern: str) -> str | None:
-    last = pattern.rsplit(".", 1)[-1]
+    last = re.sub(r"\[[^\]]*\]", "", pattern).rsplit(".", 1)[-1]
     return None if "{" in last else last
 
 
