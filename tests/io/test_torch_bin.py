@@ -37,13 +37,19 @@ def state_dict(minilm_dir: Path) -> dict[str, object]:
     return extra
 
 
-@pytest.fixture(scope="module", params=["zip", "legacy"])
-def saved(request: pytest.FixtureRequest, state_dict: dict[str, object], tmp_path_factory: pytest.TempPathFactory
-          ) -> Path:
-    path = tmp_path_factory.mktemp("torch") / f"pytorch_model_{request.param}.bin"
-    torch.save({"state_dict": state_dict, "epoch": 3}, str(path),
-               _use_new_zipfile_serialization=request.param == "zip")
-    return path
+@pytest.fixture(scope="module")
+def saved_files(state_dict: dict[str, object], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = {}
+    for kind in ("zip", "legacy"):
+        path = tmp_path_factory.mktemp("torch") / f"pytorch_model_{kind}.bin"
+        torch.save({"state_dict": state_dict, "epoch": 3}, str(path), _use_new_zipfile_serialization=kind == "zip")
+        out[kind] = path
+    return out
+
+
+@pytest.fixture(params=["zip", "legacy"])
+def saved(request: pytest.FixtureRequest, saved_files: dict[str, Path]) -> Path:
+    return saved_files[request.param]
 
 
 def test_reader_does_not_import_torch(minilm_dir: Path, tmp_path: Path) -> None:
@@ -147,9 +153,8 @@ def test_plain_pickle_without_tensors(tmp_path: Path) -> None:
         open_checkpoint(path)
 
 
-def test_zip_without_data_pkl(tmp_path: Path, saved: Path) -> None:
-    if not zipfile.is_zipfile(saved):
-        pytest.skip("legacy container")
+def test_zip_without_data_pkl(tmp_path: Path, saved_files: dict[str, Path]) -> None:
+    saved = saved_files["zip"]
     path = tmp_path / "nodata.bin"
     with zipfile.ZipFile(saved) as zin, zipfile.ZipFile(path, "w") as zout:
         for info in zin.infolist():
@@ -159,9 +164,8 @@ def test_zip_without_data_pkl(tmp_path: Path, saved: Path) -> None:
         open_checkpoint(path)
 
 
-def test_missing_storage_member(tmp_path: Path, saved: Path) -> None:
-    if not zipfile.is_zipfile(saved):
-        pytest.skip("legacy container")
+def test_missing_storage_member(tmp_path: Path, saved_files: dict[str, Path]) -> None:
+    saved = saved_files["zip"]
     path = tmp_path / "nostorage.bin"
     with zipfile.ZipFile(saved) as zin, zipfile.ZipFile(path, "w") as zout:
         for info in zin.infolist():
@@ -171,9 +175,8 @@ def test_missing_storage_member(tmp_path: Path, saved: Path) -> None:
         open_checkpoint(path)
 
 
-def test_truncated_legacy(tmp_path: Path, saved: Path) -> None:
-    if zipfile.is_zipfile(saved):
-        pytest.skip("zip container: see test_bad_input")
+def test_truncated_legacy(tmp_path: Path, saved_files: dict[str, Path]) -> None:
+    saved = saved_files["legacy"]
     data = saved.read_bytes()
     path = tmp_path / "trunc.bin"
     path.write_bytes(data[: len(data) // 2])

@@ -249,7 +249,7 @@ class SafetensorsCheckpoint(Checkpoint):
         if not info.shape:
             if rows is None:
                 return to_float32(src.read_at(start, info.nbytes, what=name), info.dtype, (), subject=subject)
-            shape1 = (1,)
+            shape1: tuple[int, ...] = (1,)
         else:
             shape1 = info.shape
         inner = shape1[1:]

@@ -265,9 +265,9 @@ class _SourceFile(io.RawIOBase):
         self._pos += n
         return data
 
-    def readline(self, limit: int = -1) -> bytes:
+    def readline(self, limit: int | None = -1) -> bytes:
         out = bytearray()
-        while limit < 0 or len(out) < limit:
+        while limit is None or limit < 0 or len(out) < limit:
             c = self.read(1)
             if not c:
                 break
