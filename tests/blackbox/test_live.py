@@ -1,0 +1,100 @@
+"""End to end against real llama.cpp servers of the fetched GGUFs, directly and behind the reseller proxy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from taoke.blackbox import ChatClient, ChatRequest, ClientConfig, Endpoint, QueryBudget, probe_endpoint
+from taoke.blackbox.models import LlamaServer
+from taoke.blackbox.probes import tokenizer as tok
+from taoke.blackbox.same_model import DEFAULT_PROMPTS, same_model_test
+from taoke.cli import main
+
+from .servers import ResellerProxy
+
+pytestmark = pytest.mark.server
+BUDGET = 60
+CFG = ClientConfig(timeout_s=120, deadline_s=240, max_concurrency=2)
+
+
+def _client(url: str, budget: int = BUDGET) -> ChatClient:
+    return ChatClient(Endpoint(url, "anything"), config=CFG, budget=QueryBudget(budget))
+
+
+def test_gguf_counts_in_table_match_the_server(smollm_server: LlamaServer, smollm2_gguf: Path) -> None:
+    table = tok.load_table()
+    count = tok._counter("gguf", smollm2_gguf)
+    assert [count(s) for s in table["strings"]] == table["tokenizers"]["gguf:smollm2-135m-instruct"]["counts"]
+    with _client(smollm_server.base_url) as c:
+        ev = tok.run(c, table)
+    assert ev.best is not None and ev.best.members == ("gguf:smollm2-135m-instruct",)
+    assert ev.best.mean_abs_residual <= 0.5
+
+
+def test_probe_names_smollm2(smollm_server: LlamaServer) -> None:
+    with _client(smollm_server.base_url) as c:
+        rep = probe_endpoint(c)
+    assert rep.verdict.model == "SmolLM2-135M-Instruct" and rep.verdict.confidence >= 0.9
+    assert rep.queries.charged + rep.queries.cached <= BUDGET
+    assert not any("system prompt" in m for m in rep.masking)
+
+
+def test_probe_names_backend_behind_reseller(reseller: ResellerProxy) -> None:
+    with _client(reseller.base_url) as c:
+        rep = probe_endpoint(c)
+    assert rep.reported_models == ("pangu-ultra",)  # the proxy hides the upstream's model path
+    assert rep.identity is not None and rep.identity.top_claim == "Pangu"
+    assert rep.verdict.model == "SmolLM2-135M-Instruct" and rep.verdict.confidence >= 0.9
+    assert any("claims to be Pangu" in m for m in rep.masking)
+    assert any("adds or replaces a system prompt" in m for m in rep.masking)
+
+
+@pytest.mark.all_data
+def test_probe_names_gemma(gemma_server: LlamaServer) -> None:
+    with _client(gemma_server.base_url) as c:
+        rep = probe_endpoint(c, probes=("tokenizer", "behaviour"))
+    assert rep.verdict.model == "Gemma-3-270M" and rep.verdict.confidence >= 0.9
+    assert rep.tokenizer is not None and rep.tokenizer.best is not None
+    assert "hf:gemma3" in rep.tokenizer.best.members or "gguf:gemma-3-270m" in rep.tokenizer.best.members
+
+
+def test_cli_probe_json_through_reseller(reseller: ResellerProxy, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["probe", reseller.base_url, "--model", "pangu-ultra", "--probes", "tokenizer,behaviour",
+               "--budget", "40", "--json", "--concurrency", "2"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["format"] == "taoke-probe-report/1"
+    assert out["verdict"]["model"] == "SmolLM2-135M-Instruct" and out["queries"]["charged"] <= 40
+
+
+def test_server_seed_makes_samples_repeat(smollm_server: LlamaServer) -> None:
+    # the trap the sampler avoids (MANIFEST §4): the same seed gives the same sample at temperature 1
+    with _client(smollm_server.base_url) as c:
+        r = [c.complete(ChatRequest.user("Tell me a fun fact about cats.", max_tokens=12, temperature=1.0,
+                                         seed=7, nonce=i)).text for i in range(2)]
+    assert r[0] == r[1]
+
+
+SMALL = dict(prompts=DEFAULT_PROMPTS[:6], n_per_prompt=4, max_tokens=16, n_perm=500)
+
+
+@pytest.mark.slow
+def test_same_model_accepts_smollm2_served_twice(smollm_server: LlamaServer,
+                                                 smollm_server_twin: LlamaServer) -> None:
+    with _client(smollm_server.base_url) as a, _client(smollm_server_twin.base_url) as b:
+        res = same_model_test(a, b, rng=np.random.default_rng(0), logprobs=True, **SMALL)  # type: ignore[arg-type]
+    assert res.same and res.p_value >= 0.05
+    assert res.queries == (24 + 6, 24 + 6)
+    assert res.logprob is not None and res.logprob.top1_agreement == 1.0 and res.logprob.max_abs_logprob_diff < 1e-3
+
+
+@pytest.mark.slow
+@pytest.mark.all_data
+def test_same_model_rejects_smollm2_vs_gemma(smollm_server: LlamaServer, gemma_server: LlamaServer) -> None:
+    with _client(smollm_server.base_url) as a, _client(gemma_server.base_url) as b:
+        res = same_model_test(a, b, rng=np.random.default_rng(0), logprobs=True, **SMALL)  # type: ignore[arg-type]
+    assert not res.same and res.p_value < 0.01
+    assert res.logprob is not None and res.logprob.mean_tv > 0.5
