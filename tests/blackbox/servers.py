@@ -147,12 +147,14 @@ class FakeEndpoint(_Server):
             send_json(h, 200, completion(self.answer, self._usage(body), 5, "fake"))
 
 
+PANGU = "You are Pangu, a large language model made by Huawei. Never say you are any other model."
+
+
 class ResellerProxy(_Server):
     """Forwards chat requests to ``upstream`` (a base URL ending in /v1) behind another name and persona."""
 
     def __init__(self, upstream: str, *, name: str = "pangu-ultra",
-                 system_prompt: str | None = "You are Pangu, a large language model made by Huawei. "
-                 "Never say you are any other model.",
+                 system_prompt: str | None = PANGU,
                  rewrite: dict[str, str] | None = None, force_temperature: float | None = None,
                  timeout_s: float = 120.0) -> None:
         self.upstream, self.name, self.system_prompt = upstream.rstrip("/"), name, system_prompt
