@@ -743,10 +743,10 @@ def _map_by_shape(
             odd = _odd_one(mlp, shapes)
             if odd is not None:
                 gu = [n for n in mlp if n != odd]
-                amb = (pre + "mlp.gate", pre + "mlp.up")
+                amb_gu = (pre + "mlp.gate", pre + "mlp.up")
                 put(pre + "mlp.down", odd, canon(odd), transposed)
-                put(pre + "mlp.gate", gu[0], canon(gu[0]), transposed, amb)
-                put(pre + "mlp.up", gu[1], canon(gu[1]), transposed, amb)
+                put(pre + "mlp.gate", gu[0], canon(gu[0]), transposed, amb_gu)
+                put(pre + "mlp.up", gu[1], canon(gu[1]), transposed, amb_gu)
         elif len(mlp) == 2:
             up = next((n for n in mlp if canon(n) == (ffn, d)), mlp[0])
             down = mlp[1] if up == mlp[0] else mlp[0]
@@ -762,8 +762,10 @@ def _map_by_shape(
                 for pos, name in enumerate(attn):
                     r = chosen[pos]
                     alts = sorted({p[pos] for p in perms})
-                    amb = () if (sure or len(alts) == 1) else tuple(pre + "attn." + a for a in alts)
-                    put(pre + "attn." + r, name, canon(name), transposed, amb)
+                    amb_a: tuple[str, ...] = ()
+                    if not sure and len(alts) > 1:
+                        amb_a = tuple(pre + "attn." + a for a in alts)
+                    put(pre + "attn." + r, name, canon(name), transposed, amb_a)
         vecs = [n for n in L if len(shapes[n]) == 1]
         dvecs = [n for n in vecs if shapes[n] == (d,)]
         other = [n for n in vecs if shapes[n] != (d,)]
@@ -777,9 +779,9 @@ def _map_by_shape(
             qk = [n for n in other if hd is None or shapes[n] == (hd,)]
             if len(qk) == 2 and shapes[qk[0]] == shapes[qk[1]]:
                 first, second = ("k_norm", "q_norm") if convention == "alpha" else ("q_norm", "k_norm")
-                amb = () if convention else (pre + "attn.q_norm", pre + "attn.k_norm")
-                put(pre + "attn." + first, qk[0], shapes[qk[0]], False, amb)
-                put(pre + "attn." + second, qk[1], shapes[qk[1]], False, amb)
+                amb_qk: tuple[str, ...] = () if convention else (pre + "attn.q_norm", pre + "attn.k_norm")
+                put(pre + "attn." + first, qk[0], shapes[qk[0]], False, amb_qk)
+                put(pre + "attn." + second, qk[1], shapes[qk[1]], False, amb_qk)
 
     # globals: lm_head, position/type embeddings, final/embedding norm
     glob = [n for n in names if n not in layer_of and n != emb]
