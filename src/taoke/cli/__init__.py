@@ -77,14 +77,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         _err(e.one_line())
         return e.exit_code
-    except click.exceptions.Exit as e:
-        return e.exit_code
-    except click.exceptions.Abort:
+    except (click.exceptions.Exit, typer.Exit) as e:
+        return int(getattr(e, "exit_code", 0) or 0)
+    except (click.exceptions.Abort, typer.Abort):
         _err("interrupted")
         return 130
-    except click.ClickException as e:
-        _err(e.format_message())
-        return e.exit_code
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
@@ -94,6 +91,13 @@ def main(argv: list[str] | None = None) -> int:
         _err("out of memory (the input may be malformed; please report it)")
         return 70
     except Exception as e:  # noqa: BLE001 - last line of defence: one line, not a traceback
+        if hasattr(e, "format_message") and hasattr(e, "exit_code"):  # click's (or typer's bundled click's) usage errors
+            if type(e).__name__ == "NoArgsIsHelpError":
+                return 2
+            msg = e.format_message()
+            hint = " (see --help)" if "UsageError" in [c.__name__ for c in type(e).__mro__] else ""
+            _err(f"{msg}{hint}")
+            return int(e.exit_code)
         if debug:
             raise
         _err(f"internal error: {type(e).__name__}: {e} (set TAOKE_DEBUG=1 for a traceback and please report it)")

@@ -219,6 +219,9 @@ def gather_rows(
         return read_run(sel.start, sel.stop)
     if sel.size == 0:
         return read_run(0, 0)
+    lo, hi = int(sel.min()), int(sel.max()) + 1
+    if hi - lo <= 4 * sel.size:  # dense selection: one read of the covering span beats many small ones
+        return read_run(lo, hi)[sel - lo]
     order = np.argsort(sel, kind="stable")
     s = sel[order]
     pieces: list[np.ndarray] = []

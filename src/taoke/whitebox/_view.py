@@ -1,0 +1,48 @@
+"""The minimal view of a model the white-box methods need (``taoke.model.Model`` satisfies it)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import numpy as np
+
+
+class WeightView(Protocol):
+    @property
+    def layers(self) -> int: ...
+
+    def has(self, role: str) -> bool: ...
+
+    def get(self, role: str, rows: Any = None) -> np.ndarray: ...
+
+
+def mlp_parts(view: WeightView, layer: int) -> dict[str, np.ndarray]:
+    """The layer's MLP as unit-indexed row blocks, in the residual basis *after* the pre-MLP norm gain is folded in.
+
+    Returns ``{"up": (n, d), "down": (n, d), "gate": (n, d)?}``: row ``u`` of each is hidden unit ``u``'s read
+    (gate/up) or write (down, i.e. the transposed down projection) vector. Folding the norm gain (``W·diag(g)``)
+    makes the result invariant to a model that folded its norms into the weights (rotation attacks do).
+    """
+    out: dict[str, np.ndarray] = {}
+    pre = f"layers.{layer}"
+    gain = None
+    if view.has(f"{pre}.norm.mlp"):
+        gain = view.get(f"{pre}.norm.mlp").astype(np.float32).reshape(-1) + norm_offset(view)
+    for part in ("up", "gate"):
+        role = f"{pre}.mlp.{part}"
+        if view.has(role):
+            w = view.get(role).astype(np.float32)
+            if gain is not None and gain.shape[0] == w.shape[1]:
+                w = w * gain[None, :]
+            out[part] = w
+    role = f"{pre}.mlp.down"
+    if view.has(role):
+        out["down"] = np.ascontiguousarray(view.get(role).astype(np.float32).T)
+    return out
+
+
+def norm_offset(view: WeightView) -> float:
+    """1.0 for families whose RMSNorm multiplies by ``(1 + w)`` (Gemma, in Hugging Face convention), else 0.0."""
+    cfg = getattr(view, "config", None)
+    arch = (getattr(cfg, "architecture", None) or "").lower()
+    return 1.0 if arch.startswith("gemma") else 0.0

@@ -1,0 +1,159 @@
+"""Run every white-box method on two models and collect the evidence (read → evidence; the verdict is in
+:mod:`taoke.verdict`).
+
+Order of work, cheapest first: architecture diff (headers), tokenizer relation (vocabularies), tensor-by-tensor
+comparison on sampled rows (identical / re-packaged), then — unless the copy is already shown to be re-packaged —
+residual alignment on shared-token embedding rows and the hidden-unit agreement test on the MLPs, and the
+per-layer std fingerprint for reference.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from taoke.io.base import ModelConfig
+from taoke.whitebox._view import mlp_parts
+from taoke.whitebox.align import Alignment, align_by_embeddings
+from taoke.whitebox.exact import ExactResult, compare_tensors
+from taoke.whitebox.stdfp import StdFingerprint, std_fingerprint
+from taoke.whitebox.units import UnitTestResult, unit_test
+
+ARCH_KEYS = ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim", "intermediate_size", "norm_type")
+ARCH_INFO_KEYS = ("architecture", "vocab_size", "activation", "rope_theta", "max_position", "tie_embeddings",
+                  "num_experts")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ArchDiff:
+    rows: tuple[tuple[str, Any, Any], ...]
+
+    @property
+    def same_architecture(self) -> bool:
+        """Equal on every structural key known on both sides (vocabulary size may differ)."""
+        known = [(a, b) for k, a, b in self.rows if k in ARCH_KEYS and a is not None and b is not None]
+        return bool(known) and all(a == b for a, b in known)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "same_architecture": self.same_architecture,
+            "fields": {k: {"a": a, "b": b, "same": a == b} for k, a, b in self.rows},
+        }
+
+
+def arch_diff(ca: ModelConfig, cb: ModelConfig) -> ArchDiff:
+    return ArchDiff(tuple((k, getattr(ca, k), getattr(cb, k)) for k in ARCH_KEYS + ARCH_INFO_KEYS))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything measured about a pair; :func:`taoke.verdict.decide` turns it into a verdict."""
+
+    path_a: str
+    path_b: str
+    arch: ArchDiff
+    tokenizer: dict[str, Any] | None
+    exact: ExactResult | None
+    alignment: Alignment | None
+    units: UnitTestResult | None
+    stdfp: StdFingerprint | None
+    bytes_read: tuple[int, int]
+    file_sizes: tuple[int, int]
+    seconds: float
+    notes: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "a": self.path_a,
+            "b": self.path_b,
+            "architecture": self.arch.to_dict(),
+            "tokenizer": self.tokenizer,
+            "tensors": None if self.exact is None else self.exact.to_dict(),
+            "alignment": None if self.alignment is None else self.alignment.to_dict(),
+            "unit_test": None if self.units is None else self.units.to_dict(),
+            "std_fingerprint": None if self.stdfp is None else self.stdfp.to_dict(),
+            "bytes_read": {"a": self.bytes_read[0], "b": self.bytes_read[1]},
+            "file_sizes": {"a": self.file_sizes[0], "b": self.file_sizes[1]},
+            "seconds": round(self.seconds, 2),
+            "notes": list(self.notes),
+        }
+
+
+def _tokenizer_relation(a: Any, b: Any, notes: list[str]) -> tuple[dict[str, Any] | None, Any, Any]:
+    try:
+        va, vb = a.tokenizer(), b.tokenizer()
+    except Exception as e:  # noqa: BLE001 - a missing tokenizer is a note, not a failure
+        notes.append(f"tokenizer unavailable: {str(e).splitlines()[0][:160]}")
+        return None, None, None
+    if va is None or vb is None:
+        notes.append("tokenizer unavailable on at least one side")
+        return None, va, vb
+    from taoke.tokenizers._compare import compare as tok_compare
+
+    try:
+        return tok_compare(va, vb).to_dict(), va, vb
+    except Exception as e:  # noqa: BLE001
+        notes.append(f"tokenizer comparison failed: {str(e).splitlines()[0][:160]}")
+        return None, va, vb
+
+
+def _shared_ids(a: Any, b: Any, va: Any, vb: Any, notes: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    if not (a.has("embed") and b.has("embed")):
+        notes.append("no embedding role on at least one side: residual alignment impossible")
+        return None
+    na, nb = a.roles.refs["embed"].shape[0], b.roles.refs["embed"].shape[0]
+    if va is not None and vb is not None:
+        from taoke.tokenizers._compare import shared_token_ids
+
+        ia, ib = shared_token_ids(va, vb)
+        keep = (ia < na) & (ib < nb)
+        ia, ib = ia[keep], ib[keep]
+        if len(ia) >= 256:
+            return ia, ib
+        notes.append(f"only {len(ia)} shared tokens")
+    n = min(na, nb)
+    notes.append(f"aligning embeddings by token id (first {n} ids): no usable shared vocabulary")
+    return np.arange(n), np.arange(n)
+
+
+def gather_evidence(a: Any, b: Any, *, seed: int = 0, units: int = 256, full: bool = False) -> Evidence:
+    """Measure everything about models ``a`` and ``b`` (:class:`taoke.model.Model`)."""
+    t0 = time.time()
+    rng = np.random.default_rng(seed)
+    notes: list[str] = []
+    arch = arch_diff(a.config, b.config)
+    tok, va, vb = _tokenizer_relation(a, b, notes)
+    exact = compare_tensors(a, b, rng=rng)
+    alignment: Alignment | None = None
+    ut: UnitTestResult | None = None
+    if exact.repackaged and not full:
+        notes.append("unit test skipped: every tensor matches within storage precision")
+    else:
+        la = [mlp_parts(a, i) for i in range(a.layers)]
+        lb = [mlp_parts(b, i) for i in range(b.layers)]
+        if not la or not lb or any("up" not in p for p in la + lb):
+            notes.append("MLP up/down roles missing on at least one side: unit test not possible")
+        else:
+            ids = _shared_ids(a, b, va, vb, notes)
+            if ids is not None:
+                alignment = align_by_embeddings(a, b, ids[0], ids[1], rng=rng)
+                r = alignment.R
+                lb = [{k: v @ r for k, v in p.items()} for p in lb]
+            elif a.config.hidden_size == b.config.hidden_size:
+                notes.append("no alignment: comparing in the stored bases (a rotated copy would be missed)")
+            else:
+                lb = []
+            if lb:
+                ut = unit_test(la, lb, rng=rng, units=units)
+    sfp = None
+    try:
+        sfp = std_fingerprint(a, b)
+    except Exception as e:  # noqa: BLE001 - reference statistic only
+        notes.append(f"std fingerprint failed: {e}")
+    return Evidence(
+        a.path, b.path, arch, tok, exact, alignment, ut, sfp,
+        (a.bytes_read, b.bytes_read), (a.file_size, b.file_size), time.time() - t0, tuple(notes),
+    )  # fmt: skip

@@ -1,0 +1,165 @@
+"""Tensor-by-tensor comparison: identical, or re-packaged within the precision of the storage formats.
+
+For every canonical role the two models share with the same shape (orientation already canonical, so renamed and
+transposed copies compare directly; a square matrix whose role was inferred from shapes is also tried
+transposed), a seeded sample of rows is read from both and compared. The allowed error of a role is derived from
+the storage formats of its two tensors (the relative RMS error a format's rounding produces on bell-shaped
+weights, with a factor-two margin; for two lossy formats the root-sum-square): e.g. F32 1e-6, BF16 1e-2, Q8_0
+0.02, int8×scale 0.03, Q6_K 0.04, Q5_x 0.08, Q4_x 0.15. These follow from the formats' bit widths, not from
+test data.
+
+"Re-packaged" therefore means: the same weights up to the precision that the lossier file can hold. A change
+smaller than that precision (e.g. 1% noise, then 4-bit quantisation) cannot be told from re-packaging, and the
+report says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+#: relative RMS error a storage format's rounding can introduce (2x the expected value for bell-shaped weights)
+FORMAT_PRECISION: dict[str, float] = {
+    "F64": 1e-9, "F32": 1e-6, "F16": 2e-3, "BF16": 1e-2, "F8_E4M3": 0.08, "F8_E5M2": 0.15,
+    "Q8_0": 0.02, "Q8_1": 0.02, "Q8_K": 0.02, "INT8xSCALE": 0.03, "Q6_K": 0.04,
+    "Q5_0": 0.08, "Q5_1": 0.08, "Q5_K": 0.08, "Q4_0": 0.15, "Q4_1": 0.15, "Q4_K": 0.15,
+    "IQ4_NL": 0.15, "IQ4_XS": 0.15, "Q3_K": 0.3, "Q2_K": 0.5,
+}  # fmt: skip
+UNKNOWN_FORMAT_PRECISION = 0.5
+
+
+def tolerance(dtype_a: str, dtype_b: str) -> float:
+    """Allowed relative error between two copies stored as ``dtype_a`` and ``dtype_b``.
+
+    >>> tolerance("F32", "F32")
+    1.4142135623730952e-06
+    """
+    ta = FORMAT_PRECISION.get(dtype_a, UNKNOWN_FORMAT_PRECISION)
+    tb = FORMAT_PRECISION.get(dtype_b, UNKNOWN_FORMAT_PRECISION)
+    return math.hypot(ta, tb)
+
+
+@dataclass(frozen=True)
+class RoleDiff:
+    role: str
+    shape: tuple[int, ...]
+    dtypes: tuple[str, str]
+    rows_compared: int
+    rel_err: float
+    tolerance: float
+    identical: bool
+    transposed: bool = False
+
+    @property
+    def within(self) -> bool:
+        return self.identical or self.rel_err <= self.tolerance
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "role": self.role,
+            "shape": list(self.shape),
+            "dtypes": list(self.dtypes),
+            "rows_compared": self.rows_compared,
+            "rel_err": float(f"{self.rel_err:.3g}"),
+            "tolerance": float(f"{self.tolerance:.3g}"),
+            "identical": self.identical,
+            "within_precision": self.within,
+            "transposed": self.transposed,
+        }
+
+
+@dataclass(frozen=True)
+class ExactResult:
+    roles_a: int
+    roles_b: int
+    diffs: tuple[RoleDiff, ...]
+
+    @property
+    def compared(self) -> int:
+        return len(self.diffs)
+
+    @property
+    def same_role_set(self) -> bool:
+        return self.roles_a == self.roles_b == self.compared and self.compared > 0
+
+    @property
+    def identical(self) -> bool:
+        return self.same_role_set and all(d.identical for d in self.diffs)
+
+    @property
+    def repackaged(self) -> bool:
+        return self.same_role_set and all(d.within for d in self.diffs)
+
+    @property
+    def worst(self) -> RoleDiff | None:
+        return max(self.diffs, key=lambda d: d.rel_err / max(d.tolerance, 1e-30), default=None)
+
+    def to_dict(self) -> dict[str, object]:
+        w = self.worst
+        return {
+            "roles_a": self.roles_a,
+            "roles_b": self.roles_b,
+            "roles_compared": self.compared,
+            "identical": self.identical,
+            "within_precision": self.repackaged,
+            "worst": None if w is None else w.to_dict(),
+            "roles": [d.to_dict() for d in self.diffs],
+        }
+
+
+def _dtype(model: object, role: str) -> str:
+    try:
+        ref = model.roles.refs[role]  # type: ignore[attr-defined]
+        return str(model.checkpoint.info(ref.name).dtype)  # type: ignore[attr-defined]
+    except Exception:  # noqa: BLE001 - views without checkpoints (fingerprints) report unknown
+        return "?"
+
+
+def _how(model: object, role: str) -> str:
+    ref = model.roles.refs.get(role)  # type: ignore[attr-defined]
+    return str(ref.how) if ref is not None else "name"
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a), 1e-30))
+
+
+def compare_tensors(a: object, b: object, *, rng: np.random.Generator, rows: int = 32) -> ExactResult:
+    """Compare every shared role of ``a`` and ``b`` (``taoke.model.Model``-like) on a sample of rows."""
+    refs_a = a.roles.refs  # type: ignore[attr-defined]
+    refs_b = b.roles.refs  # type: ignore[attr-defined]
+    roles_a, roles_b = set(refs_a), set(refs_b)
+    diffs: list[RoleDiff] = []
+    for role in sorted(roles_a & roles_b):
+        sa, sb = tuple(refs_a[role].shape), tuple(refs_b[role].shape)
+        if sa != sb and not (len(sa) == 2 and sa == sb[::-1]):
+            continue
+        n = sa[0] if sa else 1
+        sel = None if n <= rows else np.sort(rng.choice(n, size=rows, replace=False))
+        xa = a.get(role, rows=sel)  # type: ignore[attr-defined]
+        xb = b.get(role, rows=sel)  # type: ignore[attr-defined]
+        transposed = False
+        if xa.shape != xb.shape:
+            continue
+        rel = _rel(xa, xb)
+        dts = (_dtype(a, role), _dtype(b, role))
+        tol = tolerance(*dts)
+        if (
+            rel > tol
+            and len(sa) == 2
+            and sa[0] == sa[1]
+            and "shape" in (_how(a, role), _how(b, role))
+        ):
+            full_a = a.get(role)  # type: ignore[attr-defined]
+            full_b = b.get(role)  # type: ignore[attr-defined]
+            rel_t = _rel(full_a, full_b.T)
+            if rel_t < rel:
+                rel, transposed = rel_t, True
+                xa, xb = full_a, full_b.T
+        diffs.append(
+            RoleDiff(role, sa, dts, int(xa.shape[0]) if xa.ndim else 1, rel, tol,
+                     bool(np.array_equal(xa, xb)), transposed)  # fmt: skip
+        )
+    return ExactResult(len(roles_a), len(roles_b), tuple(diffs))
