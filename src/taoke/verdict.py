@@ -82,8 +82,8 @@ def decide(ev: Evidence, *, alpha: float = DEFAULT_ALPHA) -> Verdict:
         n_b = len(ut.matches)
         return Verdict(
             "derived",
-            f"derived ({_p_text(ut.log10_p)}): {len(sig)} of {n_b} layers of B match layers of A "
-            f"({_ranges(sig)})",
+            f"derived ({_p_text(ut.log10_p)}): B's weights descend from A's, or both from a common ancestor; "
+            f"{len(sig)} of {n_b} layers of B match layers of A ({_ranges(sig)})",
             ut.log10_p, alpha, tuple(sig), ev,
         )  # fmt: skip
     if ut is not None:

@@ -1,0 +1,106 @@
+"""`taoke compare A B`: white-box lineage verdict with the calibrated evidence behind it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from taoke.cli._output import JSON_OPTION_HELP, emit, err_console
+
+_COLORS = {"identical": "green", "repackaged": "green", "derived": "red", "independent-same-architecture": "cyan",
+           "unrelated": "cyan", "inconclusive": "yellow"}  # fmt: skip
+
+
+def _render(v, c: Console) -> None:  # type: ignore[no-untyped-def]
+    ev = v.evidence
+    c.print(f"[bold {_COLORS.get(v.kind, 'white')}]{v.kind.upper()}[/]  {v.sentence}")
+    c.print(f"[dim]A: {ev.path_a}\nB: {ev.path_b}[/]")
+    t = Table(title="architecture (reported separately from weight evidence)", show_lines=False)
+    for col in ("field", "A", "B", ""):
+        t.add_column(col)
+    for k, a, b in ev.arch.rows:
+        if a is None and b is None:
+            continue
+        t.add_row(k, str(a), str(b), "" if a == b or a is None or b is None else "[yellow]differs[/]")
+    c.print(t)
+    e = Table(title="evidence")
+    for col in ("method", "statistic", "p-value / calibration", "null / note"):
+        e.add_column(col, overflow="fold")
+    if ev.tokenizer:
+        tk = ev.tokenizer
+        e.add_row("tokenizer", str(tk.get("relation")), str(tk.get("summary", ""))[:120], "")
+    if ev.exact is not None:
+        w = ev.exact.worst
+        e.add_row(
+            "tensors (sampled rows)",
+            f"{ev.exact.compared} shared roles of {ev.exact.roles_a}/{ev.exact.roles_b}",
+            "identical" if ev.exact.identical else ("within storage precision" if ev.exact.repackaged else "differ"),
+            "" if w is None else f"worst {w.role}: rel err {w.rel_err:.3g} (tolerance {w.tolerance:.3g})",
+        )
+    if ev.alignment is not None:
+        a = ev.alignment
+        e.add_row("residual alignment", f"fit cos {a.fit_cosine:.3f} on {a.n_tokens} tokens", "descriptive",
+                  "unrelated models also align partly (SmolLM2~Gemma-3: ~0.5-0.6)")  # fmt: skip
+    if ev.units is not None:
+        u = ev.units
+        e.add_row("hidden-unit agreement", f"{sum(m.agreement for m in u.matches)} agreeing units over {len(u.matches)} layers",
+                  f"log10 p = {u.log10_p:.1f}", u.null)  # fmt: skip
+    if ev.stdfp is not None:
+        s = ev.stdfp
+        stat = "n/a" if s.correlation is None else f"r = {s.correlation:.4f}"
+        cal = "n/a" if s.null_p is None else f"{100 * s.null_p:.2f}% of unrelated pairs score ≥ this"
+        e.add_row("per-layer std (Pangu chart)", stat, cal, s.note)
+    c.print(e)
+    if ev.units is not None:
+        m = Table(title="layer map: each layer of B against its best layer of A")
+        for col in ("B", "A", "agreeing units", "matched |cos|", "log10 p"):
+            m.add_column(col, justify="right")
+        for x in ev.units.matches:
+            style = "bold red" if (x.layer_b, x.layer_a) in v.derived_layers else ""
+            m.add_row(str(x.layer_b), str(x.layer_a), f"{x.agreement}/{x.tested_units}", f"{x.matched_cos:.3f}",
+                      f"{x.log10_p:.1f}", style=style)  # fmt: skip
+        c.print(m)
+    for n in ev.notes:
+        c.print(f"[dim]note: {n}[/]")
+    c.print(f"[dim]read {ev.bytes_read[0] / 1e6:.1f} MB of {ev.file_sizes[0] / 1e6:.1f} MB (A), "
+            f"{ev.bytes_read[1] / 1e6:.1f} MB of {ev.file_sizes[1] / 1e6:.1f} MB (B) in {ev.seconds:.1f} s[/]")  # fmt: skip
+
+
+def compare_cmd(
+    a: str = typer.Argument(..., help="Model A (the candidate ancestor): file, folder or http(s) URL."),
+    b: str = typer.Argument(..., help="Model B (the model under question)."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the row/unit samples (results are reproducible)."),
+    units: int = typer.Option(256, "--units", help="Hidden units per layer used by the agreement test."),
+    alpha: float = typer.Option(1e-6, "--alpha", help="Significance level for 'derived'."),
+    full: bool = typer.Option(False, "--full", help="Run the unit test even when the copy is re-packaged."),
+    report: Path | None = typer.Option(None, "--report", help="Also write the result as JSON to this file."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Is B identical to, re-packaged from, derived from, or independent of A? Evidence with p-values."""
+    import taoke
+    from taoke.cli._output import dumps
+    from taoke.verdict import decide
+    from taoke.whitebox.compare import gather_evidence
+
+    with taoke.open(a) as ma, taoke.open(b) as mb:
+        with err_console.status("comparing…", spinner="dots") if not as_json else _nullctx():
+            v = decide(gather_evidence(ma, mb, seed=seed, units=units, full=full), alpha=alpha)
+    d = v.to_dict()
+    if report is not None:
+        report.write_text(dumps(d) + "\n")
+    emit(d, as_json, lambda c: _render(v, c))
+
+
+class _nullctx:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("compare")(compare_cmd)
