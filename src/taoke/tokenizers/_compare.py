@@ -1,0 +1,338 @@
+"""Compare two tokenizers: the relation between them, with the statistics and a calibrated p-value behind it.
+
+Relations (``TokenizerComparison.relation``), decided in this order:
+
+``identical``                 every id holds the same bytes, specials included (token *types* may differ between
+                              packagings, e.g. SentencePiece UNKNOWN vs HF "special" for ``<unk>``)
+``identical-up-to-specials``  the regular tokens sit at the same ids; added / control tokens differ
+``shifted``                   the same regular tokens, every id moved by one constant (Mistral v1→v2: +768)
+``extended``                  every regular token of A is in B at the same id, and B has more (cl100k → Llama-3)
+``pruned``                    the reverse: B's regular tokens all sit at their ids in A, and A has more
+``permuted``                  related, ≥ 99 % the same tokens, ids reordered (StarCoder → Refact)
+``shared-prefix``             related, the first N ids equal (N above every unrelated pair's), then diverging
+``overlapping-related``       related by the calibrated test, none of the shapes above (Qwen ⊃ 98.9 % of cl100k)
+``independent``               overlap no larger than unrelated tokenizers share
+
+"Related" is **calibrated**, not a fixed cut: two statistics (``tail_containment`` — the share of the smaller
+vocabulary's later half, by id, found in the other — and ``modal_offset_share`` — the share of shared tokens
+whose ids differ by the most common offset) are each compared with their values on real *unrelated* pairs
+(different lineage and organisation, see :mod:`taoke.tokenizers._families`; the null ships in the reference
+database). The p-value is the empirical one, ``(1 + #null ≥ observed) / (1 + n_null)``; the pair is related when
+the smaller of the two p-values is ≤ ``alpha / 2`` (Bonferroni over the two statistics). The threshold that
+implies and the false-positive rate at it on the null are reported with every verdict. With ~300 null pairs the
+smallest attainable p-value is ~0.003: "related (p ≤ 0.003)" means "beyond every unrelated pair we measured".
+
+Accepted simplifications: the tolerances that *shape* a related pair (99 % for ``permuted``) are descriptive, not
+calibrated — they never turn an independent pair into a related one. The null is small (one tokenizer per
+family); same-organisation pairs of different lineage are left out of it rather than guessed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from taoke.tokenizers._stats import PairStats, pair_stats
+from taoke.tokenizers._vocab import SpecialToken, Vocab, spm_to_bytes
+
+DEFAULT_ALPHA = 0.01
+CALIBRATED_STATISTICS = ("tail_containment", "modal_offset_share")
+
+
+@dataclass(frozen=True)
+class NullDistribution:
+    """Values of the calibrated statistics on real unrelated tokenizer pairs."""
+
+    name: str  # e.g. "unrelated-pairs(taoke-data 2026-11-25, 300 pairs)"
+    pairs: tuple[tuple[str, str], ...]
+    values: dict[str, tuple[float, ...]] = field(default_factory=dict)  # statistic -> sorted values
+    max_shared_prefix: int = 0
+
+    @property
+    def n(self) -> int:
+        return len(self.pairs)
+
+    def p_value(self, statistic: str, observed: float) -> float:
+        vals = np.asarray(self.values.get(statistic, ()), dtype=np.float64)
+        return float((1 + np.count_nonzero(vals >= observed - 1e-12)) / (1 + vals.size))
+
+    def threshold(self, statistic: str, level: float) -> tuple[float, float]:
+        """Smallest observed value that gives p ≤ ``level``, and the false-positive rate at it on the null.
+
+        Values strictly above ``threshold`` are called related; FPR = share of null pairs at or above it.
+        """
+        vals = np.sort(np.asarray(self.values.get(statistic, ()), dtype=np.float64))[::-1]
+        n = vals.size
+        # p(obs) = (1 + c) / (1 + n) with c = #null >= obs; need c <= level*(1+n) - 1
+        c_max = int(np.floor(level * (1 + n) - 1 + 1e-9))
+        if n == 0:
+            return float("inf"), float("nan")
+        if c_max < 0:
+            return float("inf"), 0.0
+        # any obs above vals[c_max] (the (c_max+1)-th largest) has c <= c_max
+        thr = float(vals[c_max]) if c_max < n else float("-inf")
+        fpr = float(np.count_nonzero(vals > thr) / n) if np.isfinite(thr) else 1.0
+        return thr, fpr
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "n": self.n, "pairs": [list(p) for p in self.pairs],
+                "values": {k: list(v) for k, v in self.values.items()}, "max_shared_prefix": self.max_shared_prefix}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> NullDistribution:
+        return cls(name=str(d["name"]), pairs=tuple(tuple(p) for p in d.get("pairs", ())),  # type: ignore[misc]
+                   values={k: tuple(sorted(float(x) for x in v)) for k, v in d.get("values", {}).items()},
+                   max_shared_prefix=int(d.get("max_shared_prefix", 0)))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """One statistic, checked against the null of unrelated pairs."""
+
+    statistic: str
+    value: float
+    p_value: float
+    threshold: float  # values above this are "related" at the chosen alpha
+    fpr_at_threshold: float  # share of unrelated pairs above the threshold
+    null: str
+    null_n: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class SpecialsDiff:
+    """Added / control tokens of A and B, compared by their bytes."""
+
+    n_a: int
+    n_b: int
+    same: int  # same bytes at the same id
+    moved: tuple[tuple[str, int, int], ...]  # (text, id in A, id in B)
+    only_a: tuple[SpecialToken, ...]
+    only_b: tuple[SpecialToken, ...]
+
+    @property
+    def n_changed(self) -> int:
+        return len(self.moved) + len(self.only_a) + len(self.only_b)
+
+    def to_dict(self, limit: int = 50) -> dict[str, Any]:
+        return {"n_a": self.n_a, "n_b": self.n_b, "same": self.same, "n_moved": len(self.moved),
+                "n_only_a": len(self.only_a), "n_only_b": len(self.only_b),
+                "moved": [list(m) for m in self.moved[:limit]],
+                "only_a": [s.to_dict() for s in self.only_a[:limit]],
+                "only_b": [s.to_dict() for s in self.only_b[:limit]]}
+
+
+@dataclass(frozen=True)
+class TokenizerComparison:
+    """The result of :func:`compare`."""
+
+    a: str
+    b: str
+    kind_a: str
+    kind_b: str
+    size_a: int
+    size_b: int
+    relation: str
+    related: bool
+    stats: PairStats
+    calibration: tuple[Calibration, ...]
+    alpha: float
+    specials: SpecialsDiff
+    chat_template: str  # "same" | "different" | "only-a" | "only-b" | "none"
+    n_only_a: int  # regular tokens of A missing from B
+    n_only_b: int
+    only_a_sample: tuple[str, ...]
+    only_b_sample: tuple[str, ...]
+    summary: str
+    seconds: float
+
+    @property
+    def p_value(self) -> float | None:
+        """The smaller calibrated p-value (Bonferroni-corrected by the caller's ``alpha / 2``)."""
+        return min((c.p_value for c in self.calibration), default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": "taoke.tokenizer-comparison", "version": 1,
+            "a": self.a, "b": self.b, "kind_a": self.kind_a, "kind_b": self.kind_b,
+            "size_a": self.size_a, "size_b": self.size_b,
+            "relation": self.relation, "related": self.related, "summary": self.summary,
+            "p_value": self.p_value, "alpha": self.alpha,
+            "calibration": [c.to_dict() for c in self.calibration],
+            "stats": self.stats.to_dict(),
+            "specials": self.specials.to_dict(), "chat_template": self.chat_template,
+            "n_only_a": self.n_only_a, "n_only_b": self.n_only_b,
+            "only_a_sample": list(self.only_a_sample), "only_b_sample": list(self.only_b_sample),
+            "seconds": self.seconds,
+        }
+
+
+def show_token(t: bytes | None) -> str:
+    """A token's bytes as readable text (invalid UTF-8 as ``\\xNN``)."""
+    if t is None:
+        return "<none>"
+    return t.decode("utf-8", "backslashreplace")
+
+
+def special_key(text: str, kind: str) -> bytes:
+    """The bytes a special token is compared by (SentencePiece-style ``▁`` → space, else UTF-8)."""
+    return spm_to_bytes(text) if kind in ("spm-bpe", "spm-unigram", "wordpiece") else text.encode("utf-8")
+
+
+def specials_diff_lists(sa: Sequence[SpecialToken], kind_a: str, sb: Sequence[SpecialToken], kind_b: str
+                        ) -> SpecialsDiff:
+    """Compare two lists of special tokens by their bytes (see :func:`special_key`)."""
+    ka = {special_key(s.text, kind_a): s for s in sa}
+    kb = {special_key(s.text, kind_b): s for s in sb}
+    same = sum(1 for k, s in ka.items() if k in kb and kb[k].id == s.id)
+    moved = tuple((ka[k].text, ka[k].id, kb[k].id) for k in ka if k in kb and kb[k].id != ka[k].id)
+    only_a = tuple(sorted((s for k, s in ka.items() if k not in kb), key=lambda s: s.id))
+    only_b = tuple(sorted((s for k, s in kb.items() if k not in ka), key=lambda s: s.id))
+    return SpecialsDiff(len(sa), len(sb), same, moved, only_a, only_b)
+
+
+def specials_diff(a: Vocab, b: Vocab) -> SpecialsDiff:
+    return specials_diff_lists(a.specials, a.kind, b.specials, b.kind)
+
+
+def _template_diff(a: Vocab, b: Vocab) -> str:
+    ta, tb = a.chat_template, b.chat_template
+    if ta is None and tb is None:
+        return "none"
+    if ta is None:
+        return "only-b"
+    if tb is None:
+        return "only-a"
+    return "same" if ta == tb else "different"
+
+
+def _identical_tokens(a: Vocab, b: Vocab) -> bool:
+    return a.size == b.size and a.tokens_digest == b.tokens_digest
+
+
+def calibrate(stats: PairStats, null: NullDistribution | None, alpha: float) -> tuple[Calibration, ...]:
+    if null is None or null.n == 0:
+        return ()
+    out = []
+    for name in CALIBRATED_STATISTICS:
+        val = float(getattr(stats, name))
+        thr, fpr = null.threshold(name, alpha / len(CALIBRATED_STATISTICS))
+        out.append(Calibration(name, val, null.p_value(name, val), thr, fpr, null.name, null.n))
+    return tuple(out)
+
+
+def decide_relation(
+    stats: PairStats, cal: Sequence[Calibration], *, alpha: float, identical: bool, same_regular: bool,
+    max_null_prefix: int,
+) -> tuple[str, bool]:
+    """The relation name and whether the pair is related (see the module docstring)."""
+    if identical:
+        return "identical", True
+    if same_regular:
+        return "identical-up-to-specials", True
+    na, nb, ns = stats.n_regular_a, stats.n_regular_b, stats.n_shared
+    if ns == na == nb and stats.modal_offset != 0 and stats.modal_offset_share == 1.0:
+        return "shifted", True
+    if ns and stats.a_in_b_same_id == 1.0 and nb > na:
+        return "extended", True
+    if ns and stats.b_in_a_same_id == 1.0 and na > nb:
+        return "pruned", True
+    level = alpha / max(1, len(cal))
+    related = any(c.p_value <= level for c in cal)
+    if not related:
+        return "independent", False
+    if stats.modal_offset != 0 and stats.modal_offset_share >= 0.99:
+        return "shifted", True
+    if stats.jaccard >= 0.99:
+        return "permuted", True
+    if stats.shared_prefix > max_null_prefix:
+        return "shared-prefix", True
+    return "overlapping-related", True
+
+
+def _summary(rel: str, a: Vocab, b: Vocab, s: PairStats, sp: SpecialsDiff, cal: Sequence[Calibration]) -> str:
+    an, bn = a.name or "A", b.name or "B"
+    p = min((c.p_value for c in cal), default=None)
+    ptxt = f"p ≤ {p:.3g} against {cal[0].null_n} unrelated pairs" if p is not None else "uncalibrated"
+    spec = ""
+    if sp.n_changed:
+        spec = (f"; {sp.n_changed} special tokens differ (+{len(sp.only_b)} only in {bn}, -{len(sp.only_a)} only "
+                f"in {an}, {len(sp.moved)} moved)")
+    if rel == "identical":
+        return f"{bn} is the same tokenizer as {an} ({a.size} ids, every token equal)"
+    if rel == "identical-up-to-specials":
+        return f"{bn} carries {an}'s vocabulary ({s.n_regular_a} regular tokens at the same ids){spec}"
+    if rel == "shifted":
+        return f"{bn} is {an}'s vocabulary with every id shifted by {s.modal_offset:+d}{spec}"
+    if rel == "extended":
+        return f"{bn} extends {an}: all {s.n_regular_a} of its tokens at the same ids, plus {s.n_regular_b - s.n_shared} new ones{spec}"
+    if rel == "pruned":
+        return f"{bn} is {an} pruned: {s.n_regular_b} of its {s.n_regular_a} tokens kept at their ids{spec}"
+    if rel == "permuted":
+        return (f"{bn} has {an}'s tokens (Jaccard {s.jaccard:.4f}) with ids reordered "
+                f"({s.same_id_share:.1%} at the same id; {ptxt})")
+    if rel == "shared-prefix":
+        return f"{bn} shares {an}'s first {s.shared_prefix} ids, then diverges ({ptxt})"
+    if rel == "overlapping-related":
+        return (f"{an} and {bn} are related ({ptxt}): {s.containment_a_in_b:.1%} of {an} in {bn}, "
+                f"{s.containment_b_in_a:.1%} of {bn} in {an}, {s.same_id_share:.1%} of shared tokens at the same id")
+    return (f"{an} and {bn} look independently trained (Jaccard {s.jaccard:.3f}, tail containment "
+            f"{s.tail_containment:.3f}; {ptxt.replace('≤', '=')})")
+
+
+def compare(a: Any, b: Any, *, null: NullDistribution | None = None, alpha: float = DEFAULT_ALPHA,
+            sample: int = 20) -> TokenizerComparison:
+    """Compare two tokenizers (paths, checkpoints or :class:`Vocab`), A as the reference.
+
+    ``null`` defaults to the one shipped in the reference database.
+    """
+    from taoke.tokenizers._load import load
+
+    t0 = time.perf_counter()
+    va, vb = load(a), load(b)
+    if null is None:
+        from taoke.tokenizers._db import default_null
+
+        null = default_null()
+    s = pair_stats(va, vb)
+    cal = calibrate(s, null, alpha)
+    ident = _identical_tokens(va, vb)
+    same_regular = va.regular_digest == vb.regular_digest
+    rel, related = decide_relation(s, cal, alpha=alpha, identical=ident, same_regular=same_regular,
+                                   max_null_prefix=null.max_shared_prefix if null else 0)
+    sp = specials_diff(va, vb)
+    only_a = [i for t, i in va.regular.items() if t not in vb.regular]
+    only_b = [i for t, i in vb.regular.items() if t not in va.regular]
+    only_a.sort()
+    only_b.sort()
+    return TokenizerComparison(
+        a=va.name or va.path, b=vb.name or vb.path, kind_a=va.kind, kind_b=vb.kind, size_a=va.size,
+        size_b=vb.size, relation=rel, related=related, stats=s, calibration=cal, alpha=alpha, specials=sp,
+        chat_template=_template_diff(va, vb), n_only_a=len(only_a), n_only_b=len(only_b),
+        only_a_sample=tuple(show_token(va.tokens[i]) for i in only_a[:sample]),
+        only_b_sample=tuple(show_token(vb.tokens[i]) for i in only_b[:sample]),
+        summary=_summary(rel, va, vb, s, sp, cal), seconds=time.perf_counter() - t0,
+    )
+
+
+def shared_token_ids(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Aligned ids of the regular tokens present in both vocabularies, sorted by A's id.
+
+    ``ids_a[k]`` and ``ids_b[k]`` are the same token (byte-normalised): row ``ids_a[k]`` of A's embedding matrix
+    and row ``ids_b[k]`` of B's embed the same string. Use it to align embeddings across models.
+    """
+    from taoke.tokenizers._load import load
+
+    va, vb = load(a), load(b)
+    ra, rb = va.regular, vb.regular
+    pairs = sorted((i, rb[t]) for t, i in ra.items() if t in rb)
+    if not pairs:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    arr = np.asarray(pairs, dtype=np.int64)
+    return arr[:, 0].copy(), arr[:, 1].copy()
