@@ -91,7 +91,7 @@ def _tokenizer_relation(a: Any, b: Any, notes: list[str]) -> tuple[dict[str, Any
     if va is None or vb is None:
         notes.append("tokenizer unavailable on at least one side")
         return None, va, vb
-    from taoke.tokenizers._compare import compare as tok_compare
+    from taoke.tokenizers import compare as tok_compare
 
     try:
         return tok_compare(va, vb).to_dict(), va, vb
@@ -106,7 +106,7 @@ def _shared_ids(a: Any, b: Any, va: Any, vb: Any, notes: list[str]) -> tuple[np.
         return None
     na, nb = a.roles.refs["embed"].shape[0], b.roles.refs["embed"].shape[0]
     if va is not None and vb is not None:
-        from taoke.tokenizers._compare import shared_token_ids
+        from taoke.tokenizers import shared_token_ids
 
         ia, ib = shared_token_ids(va, vb)
         keep = (ia < na) & (ib < nb)

@@ -1,0 +1,80 @@
+"""`taoke compare` on the real cases of the issue and on the fast zoo (real bases, real transformations)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import taoke
+from taoke.cli import main
+from taoke.verdict import decide
+from taoke.whitebox.compare import gather_evidence
+
+
+def verdict(a: Path | str, b: Path | str):  # type: ignore[no-untyped-def]
+    with taoke.open(str(a)) as ma, taoke.open(str(b)) as mb:
+        return decide(gather_evidence(ma, mb))
+
+
+def test_minilm_safetensors_vs_int8_onnx_is_repackaged(minilm_dir: Path, minilm_onnx: Path) -> None:
+    v = verdict(minilm_dir, minilm_onnx)
+    assert v.kind == "repackaged", v.sentence
+    ex = v.evidence.exact
+    assert ex is not None and ex.compared == 101
+    w = ex.worst
+    assert w is not None and 0.0 < w.rel_err < w.tolerance  # quantised: not bit-identical, within int8 precision
+
+
+def test_smollm2_vs_gemma3_is_unrelated(smollm2_gguf: Path, gemma3_gguf: Path) -> None:
+    v = verdict(smollm2_gguf, gemma3_gguf)
+    assert v.kind == "unrelated", v.sentence
+    assert v.evidence.units is not None and v.evidence.units.log10_p > -6
+    assert not v.evidence.arch.same_architecture
+    # measured trap: the last layers of unrelated models converge (shared vocabulary); the verdict must not care
+    assert v.evidence.stdfp is not None and v.evidence.stdfp.correlation is None  # 30 vs 18 layers
+
+
+def test_minilm_l6_vs_paraphrase_l3_siblings(minilm_dir: Path, paraphrase_onnx: Path) -> None:
+    """Both descend from one MiniLM line: taoke finds shared units in two layers, far from a copy."""
+    v = verdict(minilm_dir, paraphrase_onnx)
+    u = v.evidence.units
+    assert u is not None
+    rates = [m.agreement_rate for m in u.matches]
+    assert v.kind == "derived", v.sentence
+    assert max(rates) < 0.5  # related by descent, heavily changed: not a re-packaged or lightly tuned copy
+    assert sum(m.log10_p < -6 for m in u.matches) >= 2
+
+
+def test_compare_cli_json_and_bad_input(minilm_dir: Path, minilm_onnx: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    rc = main(["compare", str(minilm_dir), str(minilm_onnx), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["format"] == "taoke.compare" and out["verdict"] == "repackaged"
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes((minilm_dir / "model.safetensors").read_bytes()[:5000])
+    rc = main(["compare", str(minilm_dir), str(bad)])
+    err = capsys.readouterr().err
+    assert rc == 3 and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_zoo_fast_verdicts(zoo, smollm2_gguf: Path) -> None:  # type: ignore[no-untyped-def]
+    """Every fast-zoo entry against its parent gets the right verdict; independent pairs are not called related."""
+    from taoke.whitebox.evaluate import eval_pairs, evaluate, summarize
+
+    pairs = eval_pairs(zoo)
+    assert any(t == "independent" for _, _, t, _ in pairs) and any(t == "derived" for _, _, t, _ in pairs)
+    results = evaluate(zoo, pairs)
+    wrong = [(r.a, r.b, r.truth, r.verdict) for r in results if not r.correct]
+    assert not wrong, wrong
+    s = summarize(results)
+    assert s["false_positives_on_independent"] == 0
+    for r in results:
+        if r.truth == "derived":
+            assert r.log10_p is not None and r.log10_p < -6
+
+
+@pytest.mark.parametrize("name", ["smollm2-f32"])
+def test_gguf_vs_dequantised_copy_is_repackaged(zoo, smollm2_gguf: Path, name: str) -> None:  # type: ignore[no-untyped-def]
+    v = verdict(smollm2_gguf, zoo.path_of(name))
+    assert v.kind in ("identical", "repackaged"), v.sentence
