@@ -126,7 +126,7 @@ def _load_file(path: str, *, name: str | None) -> Vocab:
         return load_tiktoken(path, name=name)
     if head[:1] == b"\x0a":  # protobuf field 1 (pieces), length-delimited: a SentencePiece model
         return load_sentencepiece(path, name=name)
-    if _looks_like_text_vocab(path):
+    if path.lower().endswith(".txt") and _looks_like_text_vocab(path):
         return load_vocab_txt(path, name=name)
     # a weights file: let the checkpoint readers find its tokenizer
     try:
