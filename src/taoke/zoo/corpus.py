@@ -23,6 +23,7 @@ its own data.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import os
 import sys
@@ -141,15 +142,28 @@ def smollm2_tokenizer(gguf_path: Path, vocab_size: int | None = None):  # -> tok
     >>> tok.encode("Return the value.").ids    # doctest: +SKIP
     [22812, 260, 1420, 30]
     """
+    p = Path(gguf_path)
+    try:
+        st = p.stat()
+    except OSError as e:
+        raise ReaderError(f"cannot read GGUF: {e.strerror}", subject=str(p)) from None
+    tokens, merges = _gguf_vocab(str(p), st.st_size, st.st_mtime_ns)
+    return tokenizer_from_vocab(tokens, merges, vocab_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _gguf_vocab(path: str, size: int, mtime_ns: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(tokens, merges) embedded in a GGUF; cached per file version (parsing the vocab takes seconds)."""
     import gguf
 
     try:
-        reader = gguf.GGUFReader(str(gguf_path))
+        reader = gguf.GGUFReader(path)
     except Exception as e:  # noqa: BLE001 - gguf raises ValueError/OSError/struct.error
-        raise ReaderError(f"cannot read GGUF: {type(e).__name__}: {e}", subject=str(gguf_path)) from None
-    tokens = _gguf_string_array(reader, "tokenizer.ggml.tokens")
-    merges = _gguf_string_array(reader, "tokenizer.ggml.merges")
-    return tokenizer_from_vocab(tokens, merges, vocab_size)
+        raise ReaderError(f"cannot read GGUF: {type(e).__name__}: {e}", subject=path) from None
+    return (
+        tuple(_gguf_string_array(reader, "tokenizer.ggml.tokens")),
+        tuple(_gguf_string_array(reader, "tokenizer.ggml.merges")),
+    )
 
 
 def tokenizer_from_vocab(tokens: Sequence[str], merges: Sequence[str], vocab_size: int | None = None):

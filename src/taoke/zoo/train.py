@@ -269,7 +269,10 @@ def load_state(model: Any, state: Mapping[str, np.ndarray]) -> None:
 def state_of(model: Any) -> dict[str, np.ndarray]:
     """The model's weights as HF-named float32 numpy arrays (in :func:`llama_tensor_names` order)."""
     params = dict(model.named_parameters())
-    return {n: params[n].detach().cpu().numpy().astype(np.float32, copy=True) for n in llama_tensor_names(model.config)}
+    return {
+        n: params[n].detach().cpu().numpy().astype(np.float32, copy=True)
+        for n in llama_tensor_names(model.config)
+    }
 
 
 @dataclass(frozen=True)
@@ -343,6 +346,7 @@ def train_lm(
     held_out: np.ndarray | None = None,
     weight_decay: float = 0.0,
     warmup: int = 10,
+    progress: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on windows of ``tokens``; returns losses and timing.
 
@@ -363,7 +367,9 @@ def train_lm(
         raise UsageError("no trainable parameters selected")
     if first_trainable_layer > 0:
         for n, p in names.items():
-            if p.requires_grad and (n.startswith("model.embed_tokens") or _layer_of(n) < first_trainable_layer):
+            if p.requires_grad and (
+                n.startswith("model.embed_tokens") or _layer_of(n) < first_trainable_layer
+            ):
                 raise UsageError(f"{n} is trainable but below first_trainable_layer={first_trainable_layer}")
     before = held_out_loss(model, held_out) if held_out is not None else None
     t0 = time.perf_counter()
@@ -375,7 +381,10 @@ def train_lm(
         model.eval()
         with torch.no_grad():
             pool_h = torch.cat(
-                [model.hidden(pool_x[i : i + 8, :-1], 0, first_trainable_layer) for i in range(0, len(pool_x), 8)]
+                [
+                    model.hidden(pool_x[i : i + 8, :-1], 0, first_trainable_layer)
+                    for i in range(0, len(pool_x), 8)
+                ]
             )
     losses: list[float] = []
     model.train()
@@ -396,6 +405,8 @@ def train_lm(
         opt.step()
         sched.step()
         losses.append(float(loss.detach()))
+        if progress is not None and (len(losses) % 50 == 0 or len(losses) == steps):
+            progress(f"  step {len(losses)}/{steps}: loss {np.mean(losses[-50:]):.3f} ({time.perf_counter() - t0:.0f}s)")
         if not math.isfinite(losses[-1]):
             raise UsageError("training diverged (non-finite loss)", hint="lower the learning rate")
     seconds = time.perf_counter() - t0

@@ -211,7 +211,9 @@ def rescale_llama(
         out[p + "self_attn.k_proj.weight"] = state[p + "self_attn.k_proj.weight"] * np.float32(1.0 / (a * s))
         out[p + "self_attn.v_proj.weight"] = state[p + "self_attn.v_proj.weight"] * np.float32(b / s)
         out[p + "self_attn.o_proj.weight"] = state[p + "self_attn.o_proj.weight"] * np.float32(1.0 / b)
-        out[p + "post_attention_layernorm.weight"] = state[p + "post_attention_layernorm.weight"] * np.float32(t)
+        out[p + "post_attention_layernorm.weight"] = state[
+            p + "post_attention_layernorm.weight"
+        ] * np.float32(t)
         out[p + "mlp.gate_proj.weight"] = state[p + "mlp.gate_proj.weight"] * np.float32(1.0 / t)
         out[p + "mlp.up_proj.weight"] = state[p + "mlp.up_proj.weight"] * np.float32(c / t)
         out[p + "mlp.down_proj.weight"] = state[p + "mlp.down_proj.weight"] * np.float32(1.0 / c)
@@ -263,7 +265,9 @@ def extend_vocab(cfg: LlamaConfig, state: Mapping[str, np.ndarray], n_new: int) 
     for n in ("model.embed_tokens.weight", "lm_head.weight"):
         if n in state:
             w = state[n]
-            out[n] = np.concatenate([w, np.repeat(w.mean(axis=0, keepdims=True), n_new, axis=0)]).astype(np.float32)
+            out[n] = np.concatenate([w, np.repeat(w.mean(axis=0, keepdims=True), n_new, axis=0)]).astype(
+                np.float32
+            )
     return replace(cfg, vocab_size=cfg.vocab_size + n_new), out
 
 
@@ -295,9 +299,9 @@ def upcycle_moe(
                 out[p + f"block_sparse_moe.experts.{e}.{w}.weight"] = (
                     base + sd * rng.standard_normal(base.shape, dtype=np.float32)
                 ).astype(np.float32)
-        out[p + "block_sparse_moe.gate.weight"] = (0.02 * rng.standard_normal((n_experts, cfg.hidden_size))).astype(
-            np.float32
-        )
+        out[p + "block_sparse_moe.gate.weight"] = (
+            0.02 * rng.standard_normal((n_experts, cfg.hidden_size))
+        ).astype(np.float32)
     return out
 
 
