@@ -1,18 +1,13 @@
 #!/usr/bin/env bash
-# Install taoke with its test extras into .venv, fetch the real core data, run lint + all tests.
-# Works on a fresh machine with Python 3.11 and the package registries only.
+# Install taoke with its test extras into .venv, fetch the real data, lint, run every test.
+# Works on a fresh machine with Python 3.11 and the package registries only. Extra args go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
-if [ ! -x .venv/bin/python ]; then
-  "$PY" -m venv .venv
-fi
-.venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
-.venv/bin/python -m pip install -q --disable-pip-version-check -e ".[test]"
-.venv/bin/taoke zoo fetch --core
-.venv/bin/ruff check src tests
+bash scripts/install.sh test
+.venv/bin/taoke zoo fetch --all
+.venv/bin/ruff check src tests benchmarks scripts
 set +e
-.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+.venv/bin/python -m pytest -p no:cacheprovider "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

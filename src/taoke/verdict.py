@@ -71,6 +71,14 @@ def decide(ev: Evidence, *, alpha: float = DEFAULT_ALPHA) -> Verdict:
     if ut is not None:
         sig = [(m.layer_b, m.layer_a) for m in ut.matches if m.log10_p <= la]
     if ex is not None and ex.identical:
+        renamed = sum(" = A:" in d.role for d in ex.diffs)
+        transposed = sum(d.transposed for d in ex.diffs)
+        if renamed or transposed or ev.formats[0] != ev.formats[1]:
+            how = ", ".join(x for x in (f"{ev.formats[0]} → {ev.formats[1]}" if ev.formats[0] != ev.formats[1] else "",
+                                        f"{renamed} tensors renamed" if renamed else "",
+                                        f"{transposed} transposed" if transposed else "") if x)  # fmt: skip
+            return Verdict("repackaged", f"re-packaged: all {ex.compared} tensors bit-identical on sampled rows ({how})",
+                           None, alpha, tuple(sig), ev)  # fmt: skip
         return Verdict("identical", f"identical: all {ex.compared} shared tensors bit-identical on sampled rows",
                        None, alpha, tuple(sig), ev)  # fmt: skip
     if ex is not None and ex.repackaged:

@@ -64,6 +64,7 @@ class Evidence:
     file_sizes: tuple[int, int]
     seconds: float
     notes: tuple[str, ...] = field(default=())
+    formats: tuple[str, str] = ("?", "?")
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -78,6 +79,7 @@ class Evidence:
             "bytes_read": {"a": self.bytes_read[0], "b": self.bytes_read[1]},
             "file_sizes": {"a": self.file_sizes[0], "b": self.file_sizes[1]},
             "seconds": round(self.seconds, 2),
+            "formats": {"a": self.formats[0], "b": self.formats[1]},
             "notes": list(self.notes),
         }
 
@@ -109,14 +111,22 @@ def _shared_ids(a: Any, b: Any, va: Any, vb: Any, notes: list[str]) -> tuple[np.
         from taoke.tokenizers import shared_token_ids
 
         ia, ib = shared_token_ids(va, vb)
-        keep = (ia < na) & (ib < nb)
+        keep = (ia < na) & (ib < nb) & _available(a, ia) & _available(b, ib)
         ia, ib = ia[keep], ib[keep]
         if len(ia) >= 256:
             return ia, ib
         notes.append(f"only {len(ia)} shared tokens")
     n = min(na, nb)
     notes.append(f"aligning embeddings by token id (first {n} ids): no usable shared vocabulary")
-    return np.arange(n), np.arange(n)
+    ids = np.arange(n)
+    ids = ids[_available(a, ids) & _available(b, ids)]
+    return ids, ids
+
+
+def _available(view: Any, ids: np.ndarray) -> np.ndarray:
+    """Embedding rows a view can serve: all for a model; the anchors for a fingerprint (``taoke.index``)."""
+    f = getattr(view, "embed_rows_available", None)
+    return np.ones(len(ids), dtype=bool) if f is None else np.asarray(f(ids), dtype=bool)
 
 
 def gather_evidence(a: Any, b: Any, *, seed: int = 0, units: int = 256, full: bool = False) -> Evidence:
@@ -156,4 +166,11 @@ def gather_evidence(a: Any, b: Any, *, seed: int = 0, units: int = 256, full: bo
     return Evidence(
         a.path, b.path, arch, tok, exact, alignment, ut, sfp,
         (a.bytes_read, b.bytes_read), (a.file_size, b.file_size), time.time() - t0, tuple(notes),
+        (_fmt(a), _fmt(b)),
     )  # fmt: skip
+
+
+def _fmt(m: Any) -> str:
+    ck = getattr(m, "checkpoint", None)
+    inner = getattr(ck, "inner", None)
+    return str(getattr(inner, "format", None) or getattr(ck, "format", None) or getattr(m, "format", "?"))

@@ -126,40 +126,74 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(a), 1e-30))
 
 
+def _is_fallback(model: object) -> bool:
+    return str(getattr(model.roles, "method", "")) == "shape-fallback"  # type: ignore[attr-defined]
+
+
 def compare_tensors(a: object, b: object, *, rng: np.random.Generator, rows: int = 32) -> ExactResult:
-    """Compare every shared role of ``a`` and ``b`` (``taoke.model.Model``-like) on a sample of rows."""
+    """Compare the roles of ``a`` and ``b`` (``taoke.model.Model``-like) on a seeded sample of rows.
+
+    Roles are paired by name when both role maps come from names. When either side's roles were inferred from
+    shapes (every tensor renamed), names cannot be trusted — layer numbers follow file order and gate/up are
+    ambiguous — so each tensor of B is paired by *content* with the unused tensor of A of the same shape that it
+    matches best (a square matrix is also tried transposed).
+    """
     refs_a = a.roles.refs  # type: ignore[attr-defined]
     refs_b = b.roles.refs  # type: ignore[attr-defined]
-    roles_a, roles_b = set(refs_a), set(refs_b)
+    sels: dict[int, np.ndarray | None] = {}
+    cache: dict[tuple[int, str], np.ndarray] = {}
+    full_cache: dict[str, np.ndarray] = {}
+
+    def sel_for(n: int) -> np.ndarray | None:
+        if n not in sels:
+            sels[n] = None if n <= rows else np.sort(rng.choice(n, size=rows, replace=False))
+        return sels[n]
+
+    def sample(side: int, model: object, role: str, shape: tuple[int, ...]) -> np.ndarray:
+        key = (side, role)
+        if key not in cache:
+            cache[key] = model.get(role, rows=sel_for(shape[0] if shape else 1))  # type: ignore[attr-defined]
+        return cache[key]
+
+    def columns_of_a(role: str, shape: tuple[int, ...]) -> np.ndarray:
+        if role not in full_cache:
+            full_cache[role] = a.get(role)  # type: ignore[attr-defined]
+        sel = sel_for(shape[0])
+        full = full_cache[role]
+        return full.T if sel is None else full[:, sel].T
+
+    def diff(ra: str, rb: str, shape: tuple[int, ...], xa: np.ndarray, xb: np.ndarray, tr: bool) -> RoleDiff:
+        dts = (_dtype(a, ra), _dtype(b, rb))
+        label = rb if ra == rb else f"{rb} = A:{ra}"
+        return RoleDiff(label, shape, dts, int(xa.shape[0]) if xa.ndim else 1, _rel(xa, xb), tolerance(*dts),
+                        bool(np.array_equal(xa, xb)), tr)  # fmt: skip
+
     diffs: list[RoleDiff] = []
-    for role in sorted(roles_a & roles_b):
-        sa, sb = tuple(refs_a[role].shape), tuple(refs_b[role].shape)
-        if sa != sb and not (len(sa) == 2 and sa == sb[::-1]):
+    if not (_is_fallback(a) or _is_fallback(b)):
+        for role in sorted(set(refs_a) & set(refs_b)):
+            sa, sb = tuple(refs_a[role].shape), tuple(refs_b[role].shape)
+            if sa != sb:
+                continue
+            diffs.append(diff(role, role, sa, sample(0, a, role, sa), sample(1, b, role, sb), False))
+        return ExactResult(len(refs_a), len(refs_b), tuple(diffs))
+
+    by_shape: dict[tuple[int, ...], list[str]] = {}
+    for ra, ref in refs_a.items():
+        by_shape.setdefault(tuple(ref.shape), []).append(ra)
+    used: set[str] = set()
+    for rb in sorted(refs_b):
+        sb = tuple(refs_b[rb].shape)
+        cands = [ra for ra in by_shape.get(sb, []) if ra not in used]
+        if not cands:
             continue
-        n = sa[0] if sa else 1
-        sel = None if n <= rows else np.sort(rng.choice(n, size=rows, replace=False))
-        xa = a.get(role, rows=sel)  # type: ignore[attr-defined]
-        xb = b.get(role, rows=sel)  # type: ignore[attr-defined]
-        transposed = False
-        if xa.shape != xb.shape:
-            continue
-        rel = _rel(xa, xb)
-        dts = (_dtype(a, role), _dtype(b, role))
-        tol = tolerance(*dts)
-        if (
-            rel > tol
-            and len(sa) == 2
-            and sa[0] == sa[1]
-            and "shape" in (_how(a, role), _how(b, role))
-        ):
-            full_a = a.get(role)  # type: ignore[attr-defined]
-            full_b = b.get(role)  # type: ignore[attr-defined]
-            rel_t = _rel(full_a, full_b.T)
-            if rel_t < rel:
-                rel, transposed = rel_t, True
-                xa, xb = full_a, full_b.T
-        diffs.append(
-            RoleDiff(role, sa, dts, int(xa.shape[0]) if xa.ndim else 1, rel, tol,
-                     bool(np.array_equal(xa, xb)), transposed)  # fmt: skip
-        )
-    return ExactResult(len(roles_a), len(roles_b), tuple(diffs))
+        xb = sample(1, b, rb, sb)
+        best = min(cands, key=lambda ra: _rel(sample(0, a, ra, sb), xb))
+        d = diff(best, rb, sb, sample(0, a, best, sb), xb, False)
+        if not d.within and len(sb) == 2 and sb[0] == sb[1]:
+            best_t = min(cands, key=lambda ra: _rel(columns_of_a(ra, sb), xb))
+            dt = diff(best_t, rb, sb, columns_of_a(best_t, sb), xb, True)
+            if dt.rel_err < d.rel_err:
+                best, d = best_t, dt
+        used.add(best)
+        diffs.append(d)
+    return ExactResult(len(refs_a), len(refs_b), tuple(diffs))
