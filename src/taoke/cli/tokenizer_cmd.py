@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
     def compare_cmd(
         a: str = typer.Argument(..., help="Reference tokenizer: file, GGUF or model folder."),
         b: str = typer.Argument(..., help="Tokenizer to compare with A."),
-        alpha: float = typer.Option(0.01, "--alpha", help="Significance level of the related/independent call."),
+        alpha: float = typer.Option(0.005, "--alpha", help="Significance level of the related/independent call."),
         as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
     ) -> None:
         """How B relates to A: identical, extended, shifted, permuted, related or independent."""
@@ -112,7 +112,7 @@ def register(app: typer.Typer) -> None:
         x: str = typer.Argument(..., help="Tokenizer file, GGUF or model folder."),
         top: int = typer.Option(5, "--top", "-k", help="How many references to list."),
         db: Path | None = typer.Option(None, "--db", help="A tokenizer database file instead of the shipped one."),
-        alpha: float = typer.Option(0.01, "--alpha", help="Significance level of the related/independent call."),
+        alpha: float = typer.Option(0.005, "--alpha", help="Significance level of the related/independent call."),
         as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
     ) -> None:
         """Name the known tokenizers nearest to X and how X differs from them."""

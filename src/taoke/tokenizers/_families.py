@@ -62,7 +62,7 @@ FAMILIES: MappingProxyType[str, Family] = MappingProxyType({f.name: f for f in (
     Family("deepseek-coder", "DeepSeek-Coder", "deepseek-coder", "deepseek"),
     Family("gemma", "Gemma (1)", "gemma", "google"),
     Family("gemma3", "Gemma 3", "gemma3", "google"),
-    Family("gemma4", "Gemma 4 (Gemma 3 vocabulary, 2.4 % of ids moved)", "gemma3", "google"),
+    Family("gemma4", "Gemma 4 (Gemma 3 vocabulary + 6.4k tokens in formerly unused slots)", "gemma3", "google"),
     Family("chatglm3", "ChatGLM3", "chatglm", "zhipu"),
     Family("baichuan", "Baichuan (1)", "baichuan", "baichuan"),
     Family("baichuan2", "Baichuan 2", "baichuan", "baichuan"),

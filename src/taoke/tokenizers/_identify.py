@@ -7,6 +7,9 @@ containments, same-id share, modal id offset, tail containment; the shared prefi
 1,024 ids. The estimates go through the same calibrated decision as :func:`~taoke.tokenizers.compare` (the
 null shipped in the database), so a match is called related only when it beats the unrelated pairs.
 
+The calibrated statistics are tested at their conservative value, estimate − 2 binomial standard errors, so that
+sampling noise does not lift an unrelated pair above the null (the estimate itself is what is reported).
+
 Accepted simplifications: sampling error (about ±0.01–0.02 on shares near 0.5, exact at 0 and 1 on the sample);
 the tail-containment size cap on the entry side is located from the sample's id quantiles.
 """
@@ -14,7 +17,7 @@ the tail-containment size cap on the entry side is located from the sample's id 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -124,7 +127,7 @@ class _Query:
         self.template = template_sha(v.chat_template)
 
 
-def _estimate(e: Entry, q: _Query) -> tuple[PairStats, int]:
+def _estimate(e: Entry, q: _Query) -> tuple[PairStats, int, int]:
     s = e.sample
     m = np.uint64(s.m)
     qmask = (q.h % m) == 0
@@ -153,7 +156,8 @@ def _estimate(e: Entry, q: _Query) -> tuple[PairStats, int]:
         limit = int(q.rid[cap - 1]) if q.rid.size > cap else None
         tail = [(k, i) for k, i in zip(s.keys.tolist(), s.ids.tolist(), strict=True) if i >= s.median_id]
         hit = sum(1 for k, _ in tail if k in q.key_to_id and (limit is None or q.key_to_id[k] <= limit))
-        tail_c = hit / len(tail) if tail else 0.0
+        n_tail = len(tail)
+        tail_c = hit / n_tail if n_tail else 0.0
     else:
         cap = TAIL_SIZE_CAP * nb
         if na > cap and s.ids.size:
@@ -163,7 +167,8 @@ def _estimate(e: Entry, q: _Query) -> tuple[PairStats, int]:
         sel = q_ids >= q.median
         tk = q_keys[sel].tolist()
         hit = sum(1 for k in tk if k in e_key_to_id and (limit_e is None or e_key_to_id[k] <= limit_e))
-        tail_c = hit / len(tk) if tk else 0.0
+        n_tail = len(tk)
+        tail_c = hit / n_tail if n_tail else 0.0
     if c_e_in_q == 1.0 and c_q_in_e == 1.0 and na == nb:
         n_shared = na
     else:
@@ -176,7 +181,14 @@ def _estimate(e: Entry, q: _Query) -> tuple[PairStats, int]:
         spearman=spear, kendall=kend, tail_containment=tail_c, shared_prefix=prefix,
         a_in_b_same_id=same / ne if ne else 0.0, b_in_a_same_id=same / nq if nq else 0.0, merges=None,
     )
-    return stats, ne
+    return stats, ne, n_tail
+
+
+def _lower_bound(x: float, n: int, z: float = 2.0) -> float:
+    """``x - z·SE`` of a share estimated from ``n`` samples (binomial SE), floored at 0."""
+    if n <= 0:
+        return 0.0
+    return max(0.0, x - z * float(np.sqrt(max(x * (1.0 - x), 0.0) / n)))
 
 
 def _match_summary(e: Entry, rel: str, st: PairStats, sp: SpecialsDiff, p: float | None) -> str:
@@ -207,10 +219,13 @@ def _match_summary(e: Entry, rel: str, st: PairStats, sp: SpecialsDiff, p: float
 
 def match_entry(q: _Query, e: Entry, db: TokenizerDB, alpha: float) -> Match:
     v = q.v
-    stats, n_sampled = _estimate(e, q)
+    stats, n_sampled, n_tail = _estimate(e, q)
     ident = e.tokens_digest == v.tokens_digest and e.size == v.size
     same_regular = e.regular_digest == v.regular_digest
-    cal = calibrate(stats, db.null, alpha)
+    n_shared_sampled = round(stats.containment_a_in_b * n_sampled)
+    conservative = replace(stats, tail_containment=_lower_bound(stats.tail_containment, n_tail),
+                           modal_offset_share=_lower_bound(stats.modal_offset_share, n_shared_sampled))
+    cal = calibrate(conservative, db.null, alpha)
     rel, related = decide_relation(stats, cal, alpha=alpha, identical=ident, same_regular=same_regular,
                                    max_null_prefix=db.null.max_shared_prefix if db.null else 0)
     sp = specials_diff_lists(e.specials, e.kind, v.specials, v.kind)
