@@ -1,0 +1,444 @@
+"""The fingerprint: a compact, versioned record of a checkpoint from which the white-box tests run without it.
+
+``make_fingerprint(location)`` opens a model (file, folder or ``http(s)://`` URL, through :func:`taoke.open`),
+reads only what the tests need and returns a :class:`Fingerprint`; ``fp.save(path)`` writes one file
+(a ``.npz`` zip: a JSON header ``{"format": "taoke.fingerprint", "version": 1, ...}`` plus named arrays).
+:class:`taoke.index.view.FingerprintView` puts a fingerprint where :func:`taoke.whitebox.compare.gather_evidence`
+expects a model, so ``taoke compare FP_A FP_B`` decides lineage without the weights.
+
+What is kept (per model; SmolLM2-135M: ~4 MB, see docs/index.md):
+
+* header facts: declared/inferred :class:`~taoke.io.base.ModelConfig`, card (name, declared ``base_model``),
+  every canonical role with its shape, stored dtype, tensor name and how it was mapped (the architecture diff and
+  the storage-precision tolerances of :mod:`taoke.whitebox.exact` need these);
+* the full tokenizer (:class:`~taoke.tokenizers.Vocab`, zlib-compressed: tokens, types, merges, specials), so
+  the tokenizer evidence survives unchanged;
+* *exact sample*: for every 2-D role, ``sample_rows`` rows × ``sample_cols`` columns at indices that are a pure
+  function of (role, shape) — the same cells in every fingerprint — stored as float32; 1-D roles (norm gains,
+  biases) in full. Re-packaged copies (format, dtype, names, orientation) compare as in the full test; the
+  sample is smaller (8×128 cells instead of 32 full rows), which the docs state;
+* *anchor embeddings*: the embedding rows of the regular tokens whose byte-string hash is ``0 mod 32`` (at most
+  ``anchor_cap``, lowest hash first), float16. Anchors are chosen by the token's bytes, so two models that share
+  tokens keep the same anchors whatever their ids, and Procrustes alignment (:mod:`taoke.whitebox.align`) runs on
+  them instead of on all shared tokens;
+* *canonical MLP units*: in every layer the ``units`` hidden units with the largest ``‖gate_u‖·‖up_u‖·‖down_u‖``
+  (read vectors after folding the pre-MLP norm gain, as :func:`taoke.whitebox._view.mlp_parts` does). The key is
+  invariant to a permutation of units, a rotation of the residual stream with folded norms and the cancelling
+  rescalings of the zoo (``up·c``, ``down/c``); it is stable under noise (measured on SmolLM2: 27–31 of the top 32
+  units survive σ = 0.3·std noise, 32/32 at 0.01). A copy therefore keeps (mostly) the same units, and the
+  hidden-unit agreement test of :mod:`taoke.whitebox.units` runs on them (its 1/k! bound holds for any subset).
+  Rows are stored raw (int8 with a per-row scale) so the view reproduces ``mlp_parts`` exactly on those units;
+* sketches for the index (:mod:`taoke.index.sketch`): a MinHash of the regular tokens and a rotation/permutation-
+  invariant descriptor of the embedding geometry for sign-random-projection LSH;
+* per-role standard deviations (from the sampled rows) for the reference std statistic.
+
+Concessions: reading the MLP units' keys needs every MLP weight, so a fingerprint reads the MLPs once (~60% of a
+dense checkpoint; the header, tokenizer, anchors and samples alone are ~1–5%; ``units=0`` gives that light
+fingerprint, which supports every test but the hidden-unit one). Memory is bounded by one layer's MLP, not by the
+model. Attention heads are not kept (the unit test does not use them). MoE experts are not fingerprinted (the
+full-weight unit test does not use them either).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import time
+import zipfile
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from taoke.errors import CorruptFile, ReaderError, TaokeError
+
+FORMAT = "taoke.fingerprint"
+VERSION = 1
+SUFFIX = ".tkfp"
+
+DEFAULT_UNITS = 32
+SAMPLE_ROWS = 8
+SAMPLE_COLS = 128
+ANCHOR_MOD = 32
+ANCHOR_CAP = 4096
+STD_ROWS = 64
+
+
+def _role_seed(role: str, shape: tuple[int, ...]) -> int:
+    h = hashlib.blake2b(f"{role}|{','.join(map(str, shape))}".encode(), digest_size=8).digest()
+    return int.from_bytes(h, "little")
+
+
+def sample_cells(role: str, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray | None]:
+    """The fixed (rows, cols) a fingerprint keeps of a role: a pure function of its shape (not of its name, so
+    tensors paired by content when names cannot be trusted still compare the same cells).
+
+    1-D roles are kept whole (``cols`` is None). Same shape → same cells in every fingerprint.
+
+    >>> r, c = sample_cells("layers.0.mlp.up", (1536, 576)); r.shape, c.shape
+    ((8,), (128,))
+    """
+    n = shape[0] if shape else 1
+    if len(shape) <= 1:
+        return np.arange(n, dtype=np.int64), None
+    rng = np.random.default_rng(_role_seed("sample", shape))
+    rows = np.sort(rng.choice(n, size=min(SAMPLE_ROWS, n), replace=False)).astype(np.int64)
+    m = int(np.prod(shape[1:]))
+    cols = np.sort(rng.choice(m, size=min(SAMPLE_COLS, m), replace=False)).astype(np.int64)
+    return rows, cols
+
+
+def unit_key(parts: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Canonical unit-selection key ``‖gate_u‖·‖up_u‖·‖down_u‖`` (gate left out where the MLP has none)."""
+    k = np.linalg.norm(parts["up"], axis=1).astype(np.float64)
+    if "down" in parts:
+        k = k * np.linalg.norm(parts["down"], axis=1)
+    if "gate" in parts:
+        k = k * np.linalg.norm(parts["gate"], axis=1)
+    return k
+
+
+def _q8(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(x, dtype=np.float32)
+    s = np.max(np.abs(x), axis=1) / 127.0
+    s = np.where(s > 0, s, 1.0).astype(np.float32)
+    return np.clip(np.rint(x / s[:, None]), -127, 127).astype(np.int8), s
+
+
+def _dq8(q: np.ndarray, s: np.ndarray) -> np.ndarray:
+    return q.astype(np.float32) * s[:, None].astype(np.float32)
+
+
+# -- tokenizer serialisation -------------------------------------------------------------------------------
+
+
+def _pack_bytes(items: list[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
+    lens = np.fromiter((-1 if t is None else len(t) for t in items), dtype=np.int64, count=len(items))
+    blob = b"".join(t for t in items if t is not None)
+    return np.frombuffer(zlib.compress(blob, 6), dtype=np.uint8), lens
+
+
+def _unpack_bytes(blob: np.ndarray, lens: np.ndarray) -> list[bytes | None]:
+    raw = zlib.decompress(blob.tobytes())
+    out: list[bytes | None] = []
+    pos = 0
+    for n in lens.tolist():
+        if n < 0:
+            out.append(None)
+        else:
+            out.append(raw[pos : pos + n])
+            pos += n
+    return out
+
+
+def _vocab_arrays(v: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    arrays: dict[str, np.ndarray] = {}
+    arrays["tok.bytes"], arrays["tok.lens"] = _pack_bytes(list(v.tokens))
+    arrays["tok.types"] = np.asarray([int(t) for t in v.token_types], dtype=np.uint8)
+    flat: list[bytes | None] = [x for pair in v.merges for x in pair]
+    arrays["tok.merges"], arrays["tok.merge_lens"] = _pack_bytes(flat)
+    meta = {
+        "kind": v.kind,
+        "source_format": v.source_format,
+        "name": v.name,
+        "path": v.path,
+        "chat_template": v.chat_template,
+        "specials": [[s.id, s.text, int(s.type)] for s in v.specials],
+        "meta": _jsonable(dict(v.meta)),
+        "regular_digest": v.regular_digest,
+        "tokens_digest": v.tokens_digest,
+    }
+    return arrays, meta
+
+
+def _jsonable(x: Any) -> Any:
+    try:
+        json.dumps(x)
+        return x
+    except (TypeError, ValueError):
+        if isinstance(x, Mapping):
+            return {str(k): _jsonable(v) for k, v in x.items()}
+        if isinstance(x, (list, tuple)):
+            return [_jsonable(v) for v in x]
+        return str(x)
+
+
+def vocab_from(header: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Any:
+    """Rebuild the :class:`~taoke.tokenizers.Vocab` stored in a fingerprint (None when it has none)."""
+    meta = header.get("tokenizer")
+    if not meta:
+        return None
+    from taoke.tokenizers._vocab import SpecialToken, TokenType, Vocab
+
+    tokens = tuple(_unpack_bytes(arrays["tok.bytes"], arrays["tok.lens"]))
+    types = tuple(TokenType(int(t)) for t in arrays["tok.types"].tolist())
+    flat = _unpack_bytes(arrays["tok.merges"], arrays["tok.merge_lens"])
+    merges = tuple((flat[i] or b"", flat[i + 1] or b"") for i in range(0, len(flat), 2))
+    specials = tuple(SpecialToken(int(i), str(t), TokenType(int(ty))) for i, t, ty in meta["specials"])
+    return Vocab(
+        kind=meta["kind"], tokens=tokens, token_types=types, merges=merges, specials=specials,
+        chat_template=meta.get("chat_template"), source_format=meta.get("source_format", "?"),
+        path=meta.get("path", ""), name=meta.get("name", ""), meta=dict(meta.get("meta") or {}),
+    )  # fmt: skip
+
+
+def anchor_ids(vocab: Any, n_rows: int, *, cap: int = ANCHOR_CAP, mod: int = ANCHOR_MOD) -> np.ndarray:
+    """Embedding rows kept as anchors: regular tokens whose 64-bit byte hash is 0 mod ``mod``, lowest hash first
+    (at most ``cap``), returned sorted by id. Without a tokenizer, ids are hashed instead of token bytes."""
+    if vocab is not None:
+        items = [(h, i) for h, i in vocab.hashes.items() if h % mod == 0 and i < n_rows]
+    else:
+        from taoke.tokenizers._vocab import token_hash64
+
+        items = [(h, i) for i in range(n_rows) if (h := token_hash64(i.to_bytes(4, "little"))) % mod == 0]
+    items.sort()
+    return np.asarray(sorted(i for _h, i in items[:cap]), dtype=np.int64)
+
+
+# -- the record ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class Fingerprint:
+    """A fingerprint: ``header`` (JSON-able dict, carries format and version) and named numpy ``arrays``."""
+
+    header: Mapping[str, Any]
+    arrays: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return str(self.header.get("name") or "")
+
+    @property
+    def location(self) -> str:
+        return str(self.header["source"]["location"])
+
+    @property
+    def digest(self) -> str:
+        """sha256 over the exact samples of every role (equal digests ⇒ identical sampled weights)."""
+        return str(self.header.get("content_digest", ""))
+
+    def to_bytes(self) -> bytes:
+        buf = io.BytesIO()
+        hdr = np.frombuffer(json.dumps(self.header, sort_keys=True).encode(), dtype=np.uint8)
+        np.savez_compressed(buf, __header__=hdr, **{k: np.ascontiguousarray(v) for k, v in self.arrays.items()})
+        return buf.getvalue()
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write atomically (temp file + rename); returns the path."""
+        p = Path(path)
+        tmp = p.with_name(f".{p.name}.tmp-{os.getpid()}")
+        tmp.write_bytes(self.to_bytes())
+        os.replace(tmp, p)
+        return p
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, subject: str = "<bytes>") -> Fingerprint:
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                if "__header__" not in z.files:
+                    raise CorruptFile("not a taoke fingerprint (no header)", subject=subject)
+                header = json.loads(z["__header__"].tobytes().decode())
+                arrays = {k: z[k] for k in z.files if k != "__header__"}
+        except TaokeError:
+            raise
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, UnicodeDecodeError) as e:
+            raise CorruptFile(f"unreadable fingerprint: {type(e).__name__}: {str(e)[:120]}", subject=subject,
+                              hint="re-create it with `taoke fingerprint MODEL -o FILE`") from None  # fmt: skip
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            raise CorruptFile(f"not a {FORMAT} file", subject=subject)
+        if header.get("version") != VERSION:
+            raise CorruptFile(
+                f"{FORMAT} version {header.get('version')!r} (this taoke reads {VERSION})", subject=subject,
+                hint="re-create the fingerprint with this taoke",
+            )  # fmt: skip
+        return cls(header, arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Fingerprint:
+        try:
+            data = Path(path).read_bytes()
+        except OSError as e:
+            raise ReaderError(f"cannot read fingerprint: {e.strerror or e}", subject=str(path)) from None
+        return cls.from_bytes(data, subject=str(path))
+
+    def view(self) -> Any:
+        from taoke.index.view import FingerprintView
+
+        return FingerprintView(self)
+
+    def size_bytes(self) -> int:
+        return len(self.to_bytes())
+
+
+def is_fingerprint_file(path: str | os.PathLike[str]) -> bool:
+    """True if ``path`` is a local file holding a taoke fingerprint (checked by content, not only the suffix)."""
+    p = Path(path)
+    if not p.is_file():
+        return False
+    try:
+        with zipfile.ZipFile(p) as z:
+            return "__header__.npy" in z.namelist()
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def make_fingerprint(
+    model: Any,
+    *,
+    units: int = DEFAULT_UNITS,
+    name: str | None = None,
+    location: str | None = None,
+) -> Fingerprint:
+    """Fingerprint ``model`` (a :class:`taoke.model.Model` or anything :func:`taoke.open` accepts)."""
+    import taoke
+    from taoke.model import Model
+
+    own = not isinstance(model, Model)
+    m = taoke.open(str(model)) if own else model
+    try:
+        return _fingerprint(m, units=units, name=name, location=location or m.path)
+    finally:
+        if own:
+            m.close()
+
+
+def _fingerprint(m: Any, *, units: int, name: str | None, location: str) -> Fingerprint:
+    from taoke.index.sketch import embedding_descriptor, minhash
+    from taoke.whitebox._view import mlp_parts
+
+    t0 = time.perf_counter()
+    refs = m.roles.refs
+    arrays: dict[str, np.ndarray] = {}
+    roles: dict[str, Any] = {}
+    stds: dict[str, float] = {}
+    content = hashlib.sha256()
+    for role in sorted(refs):
+        ref = refs[role]
+        shape = tuple(int(x) for x in ref.shape)
+        try:
+            dtype = str(m.checkpoint.info(ref.name).dtype)
+        except Exception:  # noqa: BLE001 - a role whose tensor info is unavailable is still described
+            dtype = "?"
+        roles[role] = {"name": ref.name, "shape": list(shape), "dtype": dtype, "how": str(ref.how),
+                       "transposed": bool(ref.transposed)}  # fmt: skip
+        if ref.stack_index is not None:  # stacked experts: not fingerprinted (see module docstring)
+            continue
+        rows, cols = sample_cells(role, shape)
+        full = _full_if_transposed(m, ref, role)
+        x = np.asarray(m.get(role, rows=rows) if full is None else full[rows], dtype=np.float32)
+        if cols is not None:
+            x2 = x.reshape(x.shape[0], -1)
+            if x2.shape[1] < int(cols.max()) + 1:
+                continue
+            x = np.ascontiguousarray(x2[:, cols])
+            if role.startswith("layers.") and ".attn." in role and len(shape) == 2:
+                srows = np.sort(np.random.default_rng(_role_seed(role, shape) + 1).choice(
+                    shape[0], size=min(STD_ROWS, shape[0]), replace=False))  # fmt: skip
+                stds[role] = float(np.std(m.get(role, rows=srows) if full is None else full[srows]))
+        del full
+        arrays[f"s.{role}"] = x
+        content.update(role.encode() + x.tobytes())
+
+    vocab = None
+    tok_meta: dict[str, Any] | None = None
+    notes: list[str] = []
+    try:
+        vocab = m.tokenizer()
+    except Exception as e:  # noqa: BLE001 - a missing tokenizer is recorded, not fatal
+        notes.append(f"tokenizer unavailable: {str(e).splitlines()[0][:160]}")
+    if vocab is not None:
+        va, tok_meta = _vocab_arrays(vocab)
+        arrays.update(va)
+        arrays["minhash"] = minhash(vocab)
+
+    if "embed" in refs and len(refs["embed"].shape) == 2:
+        ids = anchor_ids(vocab, int(refs["embed"].shape[0]))
+        if ids.size:
+            emb = np.asarray(m.get("embed", rows=ids), dtype=np.float32)
+            arrays["anchor.ids"] = ids
+            arrays["anchor.emb"] = emb.astype(np.float16)
+            arrays["desc"] = embedding_descriptor(vocab, ids, emb)
+
+    unit_layers: list[int] = []
+    if units > 0:
+        for i in range(m.layers):
+            parts = mlp_parts(m, i)
+            if "up" not in parts:
+                continue
+            key = unit_key(parts)
+            k = min(units, key.shape[0])
+            sel = np.sort(np.argsort(-key, kind="stable")[:k])
+            arrays[f"ui.{i}"] = sel.astype(np.int32)
+            for part in ("up", "gate"):
+                if part in parts:
+                    prole = f"layers.{i}.mlp.{part}"
+                    full = _full_if_transposed(m, refs[prole], prole)
+                    raw = np.asarray(m.get(prole, rows=sel) if full is None else full[sel], dtype=np.float32)
+                    del full
+                    arrays[f"u.{i}.{part}"], arrays[f"us.{i}.{part}"] = _q8(raw)
+            if "down" in parts:  # mlp_parts' down is already raw (no gain folded): unit rows = down columns
+                arrays[f"u.{i}.down"], arrays[f"us.{i}.down"] = _q8(parts["down"][sel])
+            unit_layers.append(i)
+            del parts
+
+    cfg = m.config
+    card = m.card
+    header: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "name": name or _default_name(location),
+        "source": {
+            "location": location,
+            "format": m.format,
+            "file_size": int(m.file_size),
+            "bytes_read": int(m.bytes_read),
+            "seconds": round(time.perf_counter() - t0, 3),
+        },
+        "config": _jsonable(cfg.to_dict()),
+        "declared_config": m.declared_config is not None,
+        "family": m.roles.family,
+        "role_method": str(getattr(m.roles, "method", "names")),
+        "layers": int(m.layers),
+        "roles": roles,
+        "card": None if card is None else {"name": card.name, "base_models": list(card.base_models),
+                                           "source": card.source, "license": card.license},  # fmt: skip
+        "params": {"units": units, "sample_rows": SAMPLE_ROWS, "sample_cols": SAMPLE_COLS,
+                   "anchor_mod": ANCHOR_MOD, "anchor_cap": ANCHOR_CAP},  # fmt: skip
+        "unit_layers": unit_layers,
+        "tokenizer": tok_meta,
+        "stds": stds,
+        "content_digest": content.hexdigest(),
+        "notes": notes,
+        "dtypes": _dtype_census(m),
+        "param_count": int(m.param_count),
+    }
+    return Fingerprint(header, arrays)
+
+
+def _full_if_transposed(m: Any, ref: Any, role: str) -> np.ndarray | None:
+    """A role stored (in, out) is read whole by any row request; read it once and slice (bounded: one tensor)."""
+    return np.asarray(m.get(role), dtype=np.float32) if getattr(ref, "transposed", False) else None
+
+
+def _dtype_census(m: Any) -> dict[str, int]:
+    try:
+        return {k: int(v["params"]) for k, v in m.dtype_summary.items()}
+    except Exception:  # noqa: BLE001
+        return {}
+
+
+def _default_name(location: str) -> str:
+    s = location.rstrip("/")
+    base = s.rsplit("/", 1)[-1]
+    for suf in (".gguf", ".safetensors", ".onnx", ".bin", ".pt", ".pth"):
+        if base.lower().endswith(suf):
+            base = base[: -len(suf)]
+    if base in ("model", "pytorch_model") and "/" in s:
+        base = s.rsplit("/", 2)[-2]
+    return base
