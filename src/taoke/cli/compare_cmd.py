@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from taoke.cli._output import JSON_OPTION_HELP, emit, err_console
+from taoke.cli.report_cmd import REPORT_HELP
 
 _COLORS = {"identical": "green", "repackaged": "green", "derived": "red", "independent-same-architecture": "cyan",
            "unrelated": "cyan", "inconclusive": "yellow"}  # fmt: skip
@@ -76,12 +77,13 @@ def compare_cmd(
     units: int = typer.Option(256, "--units", help="Hidden units per layer used by the agreement test."),
     alpha: float = typer.Option(1e-6, "--alpha", help="Significance level for 'derived'."),
     full: bool = typer.Option(False, "--full", help="Run the unit test even when the copy is re-packaged."),
-    report: Path | None = typer.Option(None, "--report", help="Also write the result as JSON to this file."),
+    report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
+    no_hash: bool = typer.Option(False, "--no-hash", help="--report: do not sha256 the inputs."),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Is B identical to, re-packaged from, derived from, or independent of A? Evidence with p-values."""
     import taoke
-    from taoke.cli._output import dumps
+    from taoke.cli.report_cmd import write_cli_report
     from taoke.verdict import decide
     from taoke.whitebox.compare import gather_evidence
 
@@ -90,7 +92,7 @@ def compare_cmd(
             v = decide(gather_evidence(ma, mb, seed=seed, units=units, full=full), alpha=alpha)
     d = v.to_dict()
     if report is not None:
-        report.write_text(dumps(d) + "\n")
+        write_cli_report(d, report, inputs=(("A", a), ("B", b)), hash_files=not no_hash)
     emit(d, as_json, lambda c: _render(v, c))
 
 

@@ -51,6 +51,7 @@ def register(app: typer.Typer) -> None:
         out: Path | None = typer.Option(None, "--out", help="db build: output folder (default: taoke/data)."),
         data: Path | None = typer.Option(None, "--data", help="db build: data root (default $TAOKE_DATA)."),
         what: str = typer.Option("all", "--what", help="db build: tokenizers, references or all."),
+        report: Path | None = typer.Option(None, "--report", help="Also write a report: .html, .md or .json."),
         as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
     ) -> None:
         """Identify the model behind an OpenAI-compatible endpoint, or test whether two endpoints serve the same."""
@@ -73,6 +74,10 @@ def register(app: typer.Typer) -> None:
         with _client(args[0], model, api_key_env, QueryBudget(budget), cache, replay, timeout, deadline,
                      concurrency) as c:
             rep = probe_endpoint(c, probes=[p.strip() for p in probes.split(",") if p.strip()])
+        if report is not None:
+            from taoke.cli.report_cmd import write_cli_report
+
+            write_cli_report(rep.to_dict(), report)
         emit(rep.to_dict(), as_json, lambda con: _render(con, rep))
 
 

@@ -99,12 +99,17 @@ def register(app: typer.Typer) -> None:
         a: str = typer.Argument(..., help="Reference tokenizer: file, GGUF or model folder."),
         b: str = typer.Argument(..., help="Tokenizer to compare with A."),
         alpha: float = typer.Option(0.005, "--alpha", help="Significance level of the related/independent call."),
+        report: Path | None = typer.Option(None, "--report", help="Also write a report: .html, .md or .json."),
         as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
     ) -> None:
         """How B relates to A: identical, extended, shifted, permuted, related or independent."""
         from taoke.tokenizers import compare
 
         r = compare(a, b, alpha=alpha)
+        if report is not None:
+            from taoke.cli.report_cmd import write_cli_report
+
+            write_cli_report(r.to_dict(), report, inputs=(("A", a), ("B", b)))
         emit(r.to_dict(), as_json, lambda con: _render_compare(con, r))
 
     @tok.command("identify")

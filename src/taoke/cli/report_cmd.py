@@ -1,0 +1,102 @@
+"""`taoke report RESULT.json --out F`: turn a saved result (any command's --json output) into a report.
+
+Also home of :func:`write_cli_report`, which every deciding command calls for its ``--report`` option, and of
+:func:`reproduce_command`, which rebuilds the exact command line (all non-default options) from click's context.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+import typer
+
+from taoke.cli._output import JSON_OPTION_HELP, emit
+from taoke.errors import UsageError
+
+REPORT_HELP = "Also write a report: .html (one self-contained file), .md (+ figures folder) or .json."
+_SKIP = {"report", "as_json", "no_hash"}
+
+
+def reproduce_command(ctx: click.Context | None = None) -> str:
+    """The command line that reproduces the current command: its path, arguments and non-default options."""
+    ctx = ctx or click.get_current_context(silent=True)
+    if ctx is None:
+        return "(library call)"
+    words = ctx.command_path.split()
+    if words and words[0] != "taoke":
+        words[0] = "taoke"
+    opts: list[str] = []
+    for p in ctx.command.params:
+        if p.name in _SKIP or p.name is None:
+            continue
+        v = ctx.params.get(p.name)
+        if isinstance(p, click.Argument):
+            words += [str(x) for x in v] if isinstance(v, (list, tuple)) else ([] if v is None else [str(v)])
+            continue
+        if not isinstance(p, click.Option) or v == p.default or v is None or v == ():
+            continue
+        flag = max(p.opts, key=len)
+        if p.is_flag:
+            if v:
+                opts.append(flag)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                opts += [flag, str(x)]
+        else:
+            opts += [flag, str(v)]
+    return shlex.join(words + opts)
+
+
+def write_cli_report(doc: Mapping[str, Any], path: Path, *, inputs: Sequence[tuple[str, str]] | None = None,
+                     hash_files: bool = True) -> Path:
+    """Build a report from ``doc`` (a command's JSON) and write it to ``path`` (suffix picks the form)."""
+    from taoke.report import SUFFIXES, build_report, write_report
+
+    if path.suffix.lower() not in SUFFIXES:  # fail before any hashing
+        raise UsageError(f"unknown report type {path.suffix or '(none)'!r}", subject=str(path),
+                         hint="use a name ending in .html, .md or .json")
+    rep = build_report(doc, command=reproduce_command(), inputs=inputs, hash_files=hash_files)
+    return write_report(rep, path)
+
+
+def report_cmd(
+    result: Path = typer.Argument(..., help="A saved result: the --json output of compare, tokenizer compare, "
+                                  "probe, audit, or a report JSON."),
+    out: Path = typer.Option(..., "--out", "-o", help="Report file: .html, .md or .json."),
+    no_hash: bool = typer.Option(False, "--no-hash", help="Do not hash the inputs named in the result."),
+    command: str | None = typer.Option(None, "--command", help="The command that produced RESULT (recorded for "
+                                       "reproduction; default: taoke report's own command line)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
+) -> None:
+    """Render a saved taoke result as a report people read (HTML, Markdown) or as a report JSON."""
+    from taoke.report import SUFFIXES, build_report, render_terminal, write_report
+
+    if out.suffix.lower() not in SUFFIXES:
+        raise UsageError(f"unknown report type {out.suffix or '(none)'!r}", subject=str(out),
+                         hint="use a name ending in .html, .md or .json")
+    try:
+        text = result.read_text(encoding="utf-8")
+    except OSError as e:
+        raise UsageError(f"cannot read: {e.strerror or e}", subject=str(result)) from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UsageError(f"not JSON ({e.msg} at line {e.lineno})", subject=str(result),
+                         hint="give the output of a taoke command run with --json") from None
+    if isinstance(doc, dict) and doc.get("format") == "taoke.report":
+        from taoke.report import validate
+
+        validate(doc)
+    rep = build_report(doc, command=command or reproduce_command(), hash_files=not no_hash)
+    written = write_report(rep, out)
+    emit({"written": str(written), "verdict": rep.verdict, "sentence": rep.sentence}, as_json,
+         lambda con: (render_terminal(rep, con), con.print(f"[dim]report written to {written}[/]")))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("report")(report_cmd)
