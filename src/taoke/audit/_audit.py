@@ -1,0 +1,405 @@
+"""The attribution audit: what a model declares about its origin against what taoke detects in its weights.
+
+Declared (read from the model's own files, nothing inferred): model-card front matter ``base_model`` and
+``license``; the README text, searched for claims of independent training ("trained from scratch", "自研",
+"从零开始训练"...); the config's ``_name_or_path`` (the checkpoint the model was saved from — often the one it was
+fine-tuned from; recorded as a weak declaration); GGUF ``general.base_model.*`` and ``general.license``.
+
+Detected: for each candidate ancestor, the white-box verdict of ``taoke compare CANDIDATE MODEL``
+(:func:`taoke.whitebox.compare.gather_evidence` + :func:`taoke.verdict.decide`), and the tokenizer family
+(:func:`taoke.tokenizers.identify`). Index search plugs in by passing ready :class:`Detection` values (see
+:func:`audit`'s ``detections``).
+
+Findings and exit codes (for CI and hub gating; the most severe wins):
+
+* ``undeclared-derivation`` (exit 10) — the weights are derived from, or the same as, a candidate that the model
+  does not declare (no ``base_model``, ``_name_or_path`` or GGUF base names it), or the card claims independent
+  training while the weights are derived: the shell case;
+* ``declared-unsupported`` (exit 11) — a declared base was given as a candidate and the weights show no
+  dependence on it;
+* ``inconclusive`` (exit 12) — a declared base could not be tested (the comparison was inconclusive);
+* ``consistent`` (exit 0) — everything detected is declared (or nothing was detected); declared bases for which
+  no candidate weights were given are listed as *unchecked*, which does not fail the audit.
+
+Read errors exit 3, usage errors 2 (:mod:`taoke.errors`).
+
+Simplifications accepted: whether a candidate "is" a declared name is decided by matching normalised identifiers
+(lower-case alphanumerics; one contains the other, at least 5 characters): ``HuggingFaceTB/SmolLM2-135M-Instruct``
+matches a GGUF whose ``general.basename`` is ``smollm2``. A same-weights relation (identical / re-packaged) has no
+direction: it is consistent when the candidate carries the model's own name, else it is flagged like a
+derivation. The licence checklist is informational, not legal advice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from taoke.audit._licences import Licence, find_licence
+
+FORMAT = "taoke.audit"
+VERSION = 1
+
+EXIT_CONSISTENT = 0
+EXIT_UNDECLARED = 10
+EXIT_UNSUPPORTED = 11
+EXIT_INCONCLUSIVE = 12
+EXIT_CODES = {"consistent": EXIT_CONSISTENT, "undeclared-derivation": EXIT_UNDECLARED,
+              "declared-unsupported": EXIT_UNSUPPORTED, "inconclusive": EXIT_INCONCLUSIVE}
+_SEVERITY = ("undeclared-derivation", "declared-unsupported", "inconclusive", "consistent")
+
+DISCLAIMER = ("Informational, not legal advice: the licence checklist paraphrases common obligations of the "
+              "detected ancestor's licence; read the licence itself.")
+
+#: phrases that claim independent development (matched case-insensitively in the README body)
+SCRATCH_PATTERNS = (
+    r"trained\s+from\s+scratch", r"pre-?trained\s+from\s+scratch", r"\bfrom\s+scratch\b",
+    r"independently\s+(?:developed|trained)", r"self-developed", r"fully\s+in-house", r"our\s+own\s+(?:base\s+)?model",
+    r"自研", r"自主研发", r"从零开始训练", r"从头训练", r"从零训练",
+)
+_GENERIC_STEMS = {"model", "pytorch_model", "consolidated", "model_part_0000", "weights", "ggml-model"}
+_QUANT_SUFFIX = re.compile(r"[._-](?:q\d(?:_[a-z0-9]+)*|f16|f32|bf16|fp16|fp32|int8|int4|gguf|onnx)$", re.I)
+DERIVED_KINDS = ("derived", "repackaged", "identical")
+INDEPENDENT_KINDS = ("independent-same-architecture", "unrelated")
+
+
+def norm_id(s: str) -> str:
+    """Lower-case alphanumerics only.
+
+    >>> norm_id("HuggingFaceTB/SmolLM2-135M-Instruct")
+    'huggingfacetbsmollm2135minstruct'
+    """
+    return re.sub(r"[^a-z0-9]", "", s.lower())
+
+
+def ids_match(xs: Sequence[str], ys: Sequence[str]) -> bool:
+    """True when some identifier of ``xs`` and some of ``ys`` contain one another (normalised, >= 5 chars).
+
+    >>> ids_match(["HuggingFaceTB/SmolLM2-135M-Instruct"], ["smollm2", "Smollm2 135M 8k"])
+    True
+    >>> ids_match(["nreimers/MiniLM-L6-H384-uncased"], ["smollm2"])
+    False
+    """
+    nx = {norm_id(x) for x in xs} | {norm_id(x.rsplit("/", 1)[-1]) for x in xs}
+    ny = {norm_id(y) for y in ys} | {norm_id(y.rsplit("/", 1)[-1]) for y in ys}
+    return any(min(len(a), len(b)) >= 5 and (a in b or b in a) for a in nx for b in ny)
+
+
+def path_ids(location: str) -> tuple[str, ...]:
+    """Identifiers a path carries: the file stem without quantisation suffixes, or the folder name.
+
+    >>> path_ids("/d/weights/smollm2-q4/SmolLM2-135M-Instruct.Q4_1.gguf")
+    ('SmolLM2-135M-Instruct',)
+    """
+    p = Path(location.rstrip("/"))
+    if p.suffix.lower() in (".gguf", ".safetensors", ".onnx", ".bin", ".pt", ".pth"):
+        stem = p.stem
+        while True:
+            s2 = _QUANT_SUFFIX.sub("", stem)
+            if s2 == stem:
+                break
+            stem = s2
+        if stem.lower() in _GENERIC_STEMS:
+            return (p.parent.name,) if p.parent.name else ()
+        return (stem,)
+    return (p.name,) if p.name else ()
+
+
+def _h1(text: str) -> str | None:
+    m = re.search(r"^#\s+(.+?)\s*$", text, re.M)
+    return m.group(1) if m else None
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What the model says about itself."""
+
+    location: str
+    name: str | None
+    own_ids: tuple[str, ...]  # identifiers of the model itself (name, README title, path)
+    bases: tuple[tuple[str, str], ...]  # (declared base, where it was declared)
+    license: str | None
+    license_source: str | None
+    scratch_claims: tuple[str, ...]  # sentences claiming independent training
+    card_source: str
+    has_licence_file: bool
+    text_ids: str  # normalised README text (for "does the card name the ancestor")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"location": self.location, "name": self.name, "own_ids": list(self.own_ids),
+                "bases": [{"name": b, "source": s} for b, s in self.bases], "license": self.license,
+                "license_source": self.license_source, "scratch_claims": list(self.scratch_claims),
+                "card_source": self.card_source, "has_licence_file": self.has_licence_file}
+
+
+def _sentences_with(text: str, patterns: Sequence[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for m in re.finditer("|".join(f"(?:{p})" for p in patterns), text, re.I):
+        start = max(text.rfind(".", 0, m.start()), text.rfind("\n", 0, m.start()), text.rfind("。", 0, m.start()))
+        ends = [i for i in (text.find(".", m.end()), text.find("\n", m.end()), text.find("。", m.end())) if i >= 0]
+        end = min(ends) if ends else len(text)
+        s = " ".join(text[start + 1 : end + 1].split())[:240]
+        if s and s not in out:
+            out.append(s)
+    return tuple(out[:5])
+
+
+def identifiers(model: Any) -> tuple[str, ...]:
+    """Names a model (a :class:`taoke.model.Model`) goes by: card name, basename, README title, path."""
+    card = model.card
+    ids: list[str] = []
+    if card is not None:
+        fm = card.front_matter or {}
+        for v in (card.name, fm.get("model_name"), fm.get("general.basename"), _h1(card.text or "")):
+            if isinstance(v, str) and v.strip():
+                ids.append(v.strip())
+    ids += path_ids(model.path)
+    return tuple(dict.fromkeys(ids))
+
+
+def read_declaration(model: Any) -> Declaration:
+    """Everything ``model`` declares about its origin (see the module docstring)."""
+    card = model.card
+    fm: Mapping[str, Any] = (card.front_matter or {}) if card is not None else {}
+    own = identifiers(model)
+    bases: list[tuple[str, str]] = []
+    src = card.source if card is not None else "none"
+    if card is not None:
+        where = "GGUF general.base_model" if src == "gguf-metadata" else f"{src} base_model"
+        bases += [(b, where) for b in card.base_models]
+    nop = fm.get("_name_or_path")
+    if isinstance(nop, str) and "/" in nop and not nop.startswith(("/", ".")) and not ids_match([nop], own):
+        bases.append((nop, "config.json _name_or_path (the checkpoint it was saved from; weak)"))
+    text = card.text if card is not None else ""
+    lic = card.license if card is not None else None
+    lic_src = None if lic is None else ("GGUF general.license" if src == "gguf-metadata" else f"{src} license")
+    p = Path(model.path)
+    folder = p if p.is_dir() else p.parent
+    has_lic = p.is_dir() and any(q.name.upper().startswith(("LICENSE", "LICENCE", "NOTICE", "USE_POLICY"))
+                                 for q in folder.iterdir())
+    return Declaration(model.path, card.name if card is not None else None, own, tuple(dict.fromkeys(bases)), lic,
+                       lic_src, _sentences_with(text, SCRATCH_PATTERNS), src, has_lic, norm_id(text))
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One candidate ancestor and what the weights say about it (from ``taoke compare`` or an index search)."""
+
+    location: str
+    ids: tuple[str, ...]
+    license: str | None
+    verdict: str  # taoke.compare verdict kind
+    sentence: str
+    log10_p: float | None
+    compare: Mapping[str, Any] = field(default_factory=dict)  # the full taoke.compare JSON (for the report)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"location": self.location, "ids": list(self.ids), "license": self.license, "verdict": self.verdict,
+                "sentence": self.sentence, "log10_p": self.log10_p, "compare": dict(self.compare)}
+
+
+def detect(model: Any, candidate: str, *, seed: int = 0, units: int = 256, alpha: float = 1e-6) -> Detection:
+    """Run ``taoke compare CANDIDATE MODEL`` and keep what the audit needs."""
+    import taoke
+    from taoke.verdict import decide
+    from taoke.whitebox.compare import gather_evidence
+
+    with taoke.open(candidate) as c:
+        v = decide(gather_evidence(c, model, seed=seed, units=units), alpha=alpha)
+        card = c.card
+        return Detection(c.path, identifiers(c), card.license if card is not None else None, v.kind, v.sentence,
+                         v.log10_p, v.to_dict())
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str  # undeclared-derivation | declared-unsupported | inconclusive | declared-confirmed |
+    #            declared-unchecked | same-model | tokenizer-family | declaration-conflict
+    text: str
+    candidate: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "text": self.text, "candidate": self.candidate}
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    licence: str
+    obligation: str
+    status: str  # "appears met" | "not found" | "check by hand"
+    url: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    declaration: Declaration
+    detections: tuple[Detection, ...]
+    tokenizer: Mapping[str, Any] | None  # taoke.tokenizer-identification JSON, or None
+    findings: tuple[Finding, ...]
+    status: str
+    summary: str
+    checklist: tuple[ChecklistItem, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.status]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "version": VERSION, "model": self.declaration.location, "status": self.status,
+                "exit_code": self.exit_code, "summary": self.summary,
+                "declared": self.declaration.to_dict(), "detections": [d.to_dict() for d in self.detections],
+                "tokenizer": None if self.tokenizer is None else dict(self.tokenizer),
+                "findings": [f.to_dict() for f in self.findings],
+                "licence_checklist": [c.to_dict() for c in self.checklist], "disclaimer": DISCLAIMER,
+                "notes": list(self.notes)}
+
+
+def _declares(decl: Declaration, det: Detection) -> str | None:
+    """Where the model declares the candidate, or None."""
+    for b, where in decl.bases:
+        if ids_match([b], det.ids):
+            return f"{b} ({where})"
+    return None
+
+
+def _mentions(decl: Declaration, ids: Sequence[str]) -> bool:
+    return any(len(norm_id(i)) >= 5 and norm_id(i) in decl.text_ids for i in ids)
+
+
+def assess(decl: Declaration, detections: Sequence[Detection], tokenizer: Mapping[str, Any] | None = None,
+           notes: Sequence[str] = ()) -> AuditResult:
+    """Compare declarations with detections (pure logic; no file is read here)."""
+    findings: list[Finding] = []
+    ancestors: list[Detection] = []
+    for det in detections:
+        name = det.ids[0] if det.ids else det.location
+        where = _declares(decl, det)
+        if det.verdict in DERIVED_KINDS:
+            same = det.verdict in ("identical", "repackaged")
+            if same and ids_match(decl.own_ids, det.ids):
+                findings.append(Finding("same-model", f"same weights as {name}, which carries this model's own name "
+                                        f"(another packaging of the same model): {det.sentence}", det.location))
+                continue
+            ancestors.append(det)
+            if where and not decl.scratch_claims:
+                findings.append(Finding("declared-confirmed", f"declared base {where} is confirmed by the weights: "
+                                        f"{det.sentence}", det.location))
+            elif where:
+                findings.append(Finding("undeclared-derivation", f"the card claims independent training "
+                                        f"(\"{decl.scratch_claims[0]}\") while declaring {where}, and the weights are "
+                                        f"derived from it: {det.sentence}", det.location))
+            else:
+                rel = "the same weights as" if same else "derived from"
+                claim = (f"; the card claims \"{decl.scratch_claims[0]}\"" if decl.scratch_claims else "")
+                men = " (the README mentions it, but no base_model metadata declares it)" if _mentions(decl, det.ids) \
+                    else ""
+                findings.append(Finding("undeclared-derivation", f"the weights are {rel} {name}, which the model does "
+                                        f"not declare{men}{claim}: {det.sentence}", det.location))
+        elif where and det.verdict in INDEPENDENT_KINDS:
+            findings.append(Finding("declared-unsupported", f"declared base {where} is not supported by the weights: "
+                                    f"{det.sentence}", det.location))
+        elif where:
+            findings.append(Finding("inconclusive", f"declared base {where} could not be checked: {det.sentence}",
+                                    det.location))
+    tested = [b for b, _w in decl.bases if any(ids_match([b], d.ids) for d in detections)]
+    for b, w in decl.bases:
+        if b not in tested:
+            findings.append(Finding("declared-unchecked", f"declares {b} ({w}); no weights of it were given "
+                                    "(add --candidate to check)"))
+    if decl.scratch_claims and decl.bases and not any(f.kind == "undeclared-derivation" for f in findings):
+        findings.append(Finding("declaration-conflict", f"the card claims \"{decl.scratch_claims[0]}\" but also "
+                                f"declares a base model ({decl.bases[0][0]})"))
+    if tokenizer is not None and tokenizer.get("family"):
+        fam = str(tokenizer["family"])
+        findings.append(Finding("tokenizer-family", f"tokenizer family: {fam} ({tokenizer.get('verdict')}); "
+                                "sharing a tokenizer is common and is not weight derivation by itself"))
+    kinds = {f.kind for f in findings}
+    status = next((k for k in _SEVERITY[:-1] if k in kinds), "consistent")
+    n_anc = len(ancestors)
+    lead = {"undeclared-derivation": "undeclared derivation", "declared-unsupported": "declared but not "
+            "supported by the weights", "inconclusive": "inconclusive"}
+    if status in lead:
+        summary = f"{lead[status]}: " + next(f.text for f in findings if f.kind == status)
+    else:
+        summary = (f"consistent: {n_anc} detected ancestor(s), all declared" if n_anc else
+                   "consistent: no derivation from the given candidates was detected")
+        if any(f.kind == "declared-unchecked" for f in findings):
+            summary += "; some declared bases were not checked (no weights given)"
+    return AuditResult(decl, tuple(detections), tokenizer, tuple(findings), status, summary,
+                       checklist(decl, ancestors), tuple(notes))
+
+
+def _check(decl: Declaration, det: Detection, check: str | None, lic: Licence) -> str:
+    if check is None:
+        return "check by hand"
+    if check == "licence-file":
+        return "appears met (a LICENSE/NOTICE file ships with the model)" if decl.has_licence_file else "not found"
+    if check == "attribution":
+        ok = _declares(decl, det) is not None or _mentions(decl, det.ids)
+        return "appears met (the card names the ancestor)" if ok else "not found (the card does not name the ancestor)"
+    if check.startswith("name-prefix:"):
+        pre = check.split(":", 1)[1]
+        names = [n for n in (decl.name, *decl.own_ids) if n]
+        ok = any(norm_id(n).startswith(norm_id(pre)) for n in names)
+        return "appears met" if ok else f"not found (the model's name does not begin with \"{pre.title()}\")"
+    if check == "same-licence":
+        mine = find_licence(decl.license)
+        return "appears met (same licence declared)" if mine is not None and mine.key == lic.key else \
+            f"not found (the model declares {decl.license or 'no licence'})"
+    return "check by hand"
+
+
+def checklist(decl: Declaration, ancestors: Sequence[Detection]) -> tuple[ChecklistItem, ...]:
+    items: list[ChecklistItem] = []
+    for det in ancestors:
+        lic = find_licence(det.license)
+        name = det.ids[0] if det.ids else det.location
+        if lic is None:
+            items.append(ChecklistItem(det.license or "unknown", f"{name}: the licence "
+                                       f"{'is not declared' if not det.license else 'is not in taoke’s table'}; read it "
+                                       "and check what it requires of derivatives", "check by hand", ""))
+            continue
+        for ob in lic.obligations:
+            items.append(ChecklistItem(lic.name, f"{name}: {ob.text}", _check(decl, det, ob.check, lic), lic.url))
+    return tuple(items)
+
+
+def audit(
+    model: str,
+    *,
+    candidates: Sequence[str] = (),
+    detections: Sequence[Detection] = (),
+    tokenizer: bool = True,
+    seed: int = 0,
+    units: int = 256,
+    alpha: float = 1e-6,
+) -> AuditResult:
+    """Audit ``model`` (a path or URL) against candidate ancestors (paths) and/or ready ``detections``.
+
+    ``detections`` is the hook for the fingerprint index: a search turns its hits into :class:`Detection` values.
+    """
+    import taoke
+
+    notes: list[str] = []
+    with taoke.open(model) as m:
+        decl = read_declaration(m)
+        dets = list(detections) + [detect(m, c, seed=seed, units=units, alpha=alpha) for c in candidates]
+        tok: dict[str, Any] | None = None
+        if tokenizer:
+            try:
+                from taoke.tokenizers import identify
+
+                v = m.tokenizer()
+                tok = None if v is None else identify(v).to_dict()
+            except Exception as e:  # noqa: BLE001 - the tokenizer family is informational
+                notes.append(f"tokenizer not identified: {str(e).splitlines()[0][:160]}")
+    if not candidates and not detections:
+        notes.append("no candidate ancestors given: only the declarations and the tokenizer family were read")
+    return assess(decl, dets, tok, notes)
