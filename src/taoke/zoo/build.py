@@ -636,18 +636,18 @@ TINY_CONFIG = {
     "tie_embeddings": True,
     "max_position": 512,
 }
-TINY_TRAIN = {"steps": 200, "batch": 4, "seq_len": 64, "lr": 3e-3, "held_out_tokens": 4096}
+TINY_TRAIN = {"steps": 150, "batch": 4, "seq_len": 48, "lr": 3e-3, "held_out_tokens": 4096}
 FINETUNE = {
     "slice": FINETUNE_SLICE,
     "top_layers": 2,
-    "steps": 200,
+    "steps": 150,
     "batch": 2,
-    "seq_len": 64,
-    "pool": 16,
-    "lr": 1e-4,
+    "seq_len": 48,
+    "pool": 96,  # windows; ~3 passes over them (the first version, 16 windows x 25 passes, over-fitted)
+    "lr": 5e-5,
     "held_out_tokens": 8 * 128 + 1,
 }
-CONTINUED = FINETUNE | {"slice": CONTINUED_SLICE, "top_layers": 6, "steps": 300, "pool": 48, "lr": 5e-5}
+CONTINUED = FINETUNE | {"slice": CONTINUED_SLICE, "top_layers": 6, "steps": 300, "pool": 300, "lr": 3e-5}
 
 
 def _specs() -> list[_Spec]:
