@@ -6,13 +6,13 @@ Also home of :func:`write_cli_report`, which every deciding command calls for it
 
 from __future__ import annotations
 
+import importlib
 import json
 import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import click
 import typer
 
 from taoke.cli._output import JSON_OPTION_HELP, emit
@@ -22,9 +22,23 @@ REPORT_HELP = "Also write a report: .html (one self-contained file), .md (+ figu
 _SKIP = {"report", "as_json", "no_hash"}
 
 
-def reproduce_command(ctx: click.Context | None = None) -> str:
+def _current_context() -> Any:
+    """Click's current context (typer may bundle its own copy of click, so try that first)."""
+    for mod in ("typer._click", "click"):
+        try:
+            m = importlib.import_module(mod)
+        except ImportError:
+            continue
+        getter = getattr(m, "get_current_context", None) or getattr(importlib.import_module(f"{mod}.globals"), "get_current_context", None)
+        ctx = getter(silent=True) if getter is not None else None
+        if ctx is not None:
+            return ctx
+    return None
+
+
+def reproduce_command(ctx: Any = None) -> str:
     """The command line that reproduces the current command: its path, arguments and non-default options."""
-    ctx = ctx or click.get_current_context(silent=True)
+    ctx = ctx or _current_context()
     if ctx is None:
         return "(library call)"
     words = ctx.command_path.split()
@@ -35,13 +49,13 @@ def reproduce_command(ctx: click.Context | None = None) -> str:
         if p.name in _SKIP or p.name is None:
             continue
         v = ctx.params.get(p.name)
-        if isinstance(p, click.Argument):
+        if getattr(p, "param_type_name", "") == "argument":
             words += [str(x) for x in v] if isinstance(v, (list, tuple)) else ([] if v is None else [str(v)])
             continue
-        if not isinstance(p, click.Option) or v == p.default or v is None or v == ():
+        if v == p.default or v is None or v == () or v == []:
             continue
         flag = max(p.opts, key=len)
-        if p.is_flag:
+        if getattr(p, "is_flag", False):
             if v:
                 opts.append(flag)
         elif isinstance(v, (list, tuple)):

@@ -135,7 +135,7 @@ def tokenizer_overlap(p: Plot) -> Any:
     d = p.data
     same, moved = d["shared_same_id"], d["shared_moved"]
     only_a, only_b = d["n_a"] - same - moved, d["n_b"] - same - moved
-    fig = _figure(8.0, 2.3)
+    fig = _figure(8.0, 2.7)
     ax = fig.subplots()
     segs = (("shared, same id", same, "#2ca02c"), ("shared, other id", moved, "#bcbd22"),
             ("only in this one", None, "#9aa5b1"))
