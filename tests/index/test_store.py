@@ -1,0 +1,108 @@
+"""The SQLite index on real fingerprints: WAL, migrations, refusal of newer/corrupt/locked files, two processes."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from taoke.errors import IndexStoreError
+from taoke.index.fingerprint import Fingerprint
+from taoke.index.store import _V1, SCHEMA_VERSION, IndexStore
+
+
+def test_add_list_search_rm(tmp_path: Path, fps) -> None:
+    from taoke.index.search import search
+
+    with IndexStore(tmp_path / "i.db") as s:
+        assert s.con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert s.schema_version == SCHEMA_VERSION
+        for n in ("smollm2-f32", "smollm2-noise-0.1", "minilm"):
+            s.add(Fingerprint.load(fps[n]))
+        assert [m.name for m in s.models()] == ["smollm2-f32", "smollm2-noise-0.1", "minilm"]
+        hits = search(s, Fingerprint.load(fps["smollm2-rotate"]), k=3)
+        assert hits[0].name in ("smollm2-f32", "smollm2-noise-0.1") and hits[0].verdict == "derived"
+        assert all(h.name != "minilm" or not h.related for h in hits)
+        assert s.remove("minilm") and not s.remove("minilm")
+        assert s.count() == 2
+
+
+def test_migration_from_v1(tmp_path: Path, fps) -> None:
+    db = tmp_path / "old.db"
+    fp = Fingerprint.load(fps["minilm"])
+    con = sqlite3.connect(db)
+    con.executescript(_V1)
+    con.execute("INSERT INTO models(id, name, location, added, header) VALUES (1, 'minilm', 'x', 0, '{}')")
+    con.execute("INSERT INTO blobs VALUES (1, ?)", (fp.to_bytes(),))
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+    with IndexStore(db) as s:
+        assert s.schema_version == 2
+        sk = s.sketches([1])
+        assert sk[1][1] is not None and (sk[1][1] == fp.arrays["minhash"]).all()
+
+
+def test_newer_and_corrupt_files_are_refused(tmp_path: Path, smollm2_gguf: Path) -> None:
+    db = tmp_path / "new.db"
+    with IndexStore(db):
+        pass
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA user_version = 9")
+    con.commit()
+    con.close()
+    with pytest.raises(IndexStoreError, match="newer"):
+        IndexStore(db)
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(smollm2_gguf.read_bytes()[:8192])
+    with pytest.raises(IndexStoreError, match="corrupt|not an index"):
+        IndexStore(bad)
+    with pytest.raises(IndexStoreError, match="no such index"):
+        IndexStore(tmp_path / "missing.db", readonly=True)
+
+
+def _hold_write_lock(db: str, ready, release) -> None:  # type: ignore[no-untyped-def]
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("BEGIN IMMEDIATE")
+    con.execute("INSERT INTO scan VALUES ('held', 'failed', 'x', NULL, 0, 0, 0, 0)")
+    ready.set()
+    release.wait(30)
+    con.execute("COMMIT")
+
+
+def _reader(db: str, n: int, q) -> None:  # type: ignore[no-untyped-def]
+    seen = []
+    with IndexStore(db, readonly=True) as s:
+        for _ in range(n):
+            seen.append(len(s.scan_state()))
+            time.sleep(0.01)
+    q.put(seen)
+
+
+def test_one_writer_concurrent_readers_and_lock_error(tmp_path: Path) -> None:
+    db = str(tmp_path / "c.db")
+    with IndexStore(db):
+        pass
+    ctx = mp.get_context("spawn")
+    ready, release, q = ctx.Event(), ctx.Event(), ctx.Queue()
+    w = ctx.Process(target=_hold_write_lock, args=(db, ready, release))
+    w.start()
+    assert ready.wait(30)
+    r = ctx.Process(target=_reader, args=(db, 20, q))
+    r.start()
+    try:
+        s = IndexStore(db, timeout=0.2)
+        with pytest.raises(IndexStoreError, match="locked"):
+            s.mark_failed("x", "y")  # a second writer waits, then gets one clear line
+        s.close()
+        seen = q.get(timeout=60)  # the reader was never blocked by the writer (it sees the committed state: 0)
+        assert len(seen) == 20 and set(seen) == {0}
+    finally:
+        release.set()
+        w.join(30)
+        r.join(30)
+    with IndexStore(db) as s:
+        assert "held" in s.scan_state()
