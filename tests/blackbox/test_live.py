@@ -98,3 +98,30 @@ def test_same_model_rejects_smollm2_vs_gemma(smollm_server: LlamaServer, gemma_s
         res = same_model_test(a, b, rng=np.random.default_rng(0), logprobs=True, **SMALL)  # type: ignore[arg-type]
     assert not res.same and res.p_value < 0.01
     assert res.logprob is not None and res.logprob.mean_tv > 0.5
+
+
+def test_streaming_matches_non_streaming(smollm_server: LlamaServer) -> None:
+    with _client(smollm_server.base_url) as c:
+        plain = c.complete(ChatRequest.user("List three fruits.", max_tokens=8))
+        streamed = c.complete(ChatRequest.user("List three fruits.", max_tokens=8, stream=True))
+    assert streamed.text == plain.text and streamed.finish_reason == "length"
+    assert plain.prompt_tokens is not None and streamed.prompt_tokens is None  # the server streams no usage
+
+
+@pytest.mark.slow
+def test_requantised_copy_is_the_same_model(smollm2_gguf: Path, tmp_path: Path) -> None:
+    import gguf
+
+    from taoke.blackbox.variants import derive_variant
+
+    dst = derive_variant(smollm2_gguf, "Q8_0", tmp_path / "smollm2.Q8_0.gguf")
+    src_r, dst_r = gguf.GGUFReader(str(smollm2_gguf)), gguf.GGUFReader(str(dst))
+    assert [t.name for t in src_r.tensors] == [t.name for t in dst_r.tensors]
+    assert dst_r.fields["general.file_type"].contents() == 7
+    assert dst_r.fields["tokenizer.ggml.tokens"].contents()[:50] == src_r.fields["tokenizer.ggml.tokens"].contents()[:50]
+    t_src = next(t for t in src_r.tensors if t.name == "blk.0.attn_q.weight")
+    t_dst = next(t for t in dst_r.tensors if t.name == "blk.0.attn_q.weight")
+    a = gguf.quants.dequantize(t_src.data, t_src.tensor_type).ravel()
+    b = gguf.quants.dequantize(t_dst.data, t_dst.tensor_type).ravel()
+    assert t_dst.tensor_type == gguf.GGMLQuantizationType.Q8_0
+    assert np.corrcoef(a, b)[0, 1] > 0.999 and not np.array_equal(a, b)

@@ -163,7 +163,7 @@ def parse_completion(obj: Any, subject: str) -> ChatResponse:
         text = ch.get("text", "")
     if not isinstance(text, str):
         raise MalformedResponse("choices[0].message.content is not a string", subject=subject)
-    usage = obj.get("usage") if isinstance(obj.get("usage"), dict) else {}
+    usage: dict[str, Any] = obj["usage"] if isinstance(obj.get("usage"), dict) else {}
     tokens: tuple[str, ...] | None = None
     tops: tuple[tuple[tuple[str, float], ...], ...] | None = None
     lp = ch.get("logprobs")

@@ -214,13 +214,13 @@ def same_model_test(
     emb = embed(texts[0] + texts[1])
     pid_all = np.asarray(pids[0] + pids[1])
     labels = np.asarray([1] * n[0] + [0] * n[1], dtype=np.int8)
-    mmd2, p, _null = mmd_permutation_test(emb, pid_all, labels, rng, n_perm)
+    mmd2, pval, _null = mmd_permutation_test(emb, pid_all, labels, rng, n_perm)
     after = (a.budget.snapshot(), b.budget.snapshot())
     q = tuple((x.charged - s.charged) + (x.cached - s.cached) for x, s in zip(after, snaps, strict=True))
     if a.budget is b.budget:  # one shared budget: split the total evenly for the report
         q = (q[0] // 2, q[0] - q[0] // 2)
     return SameModelResult(
-        mmd2=mmd2, p_value=p, null=f"within-prompt label permutation, B={n_perm}", alpha=alpha,
+        mmd2=mmd2, p_value=pval, null=f"within-prompt label permutation, B={n_perm}", alpha=alpha,
         n_per_endpoint=n, prompts=len(prompts), queries=(int(q[0]), int(q[1])),
         duplicate_share=(_dup_share(texts[0], pids[0]), _dup_share(texts[1], pids[1])),
         logprob=lp, errors=tuple(ledger.errors))

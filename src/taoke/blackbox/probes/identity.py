@@ -103,7 +103,9 @@ def run(client: ChatClient, *, max_tokens: int = 48) -> IdentityEvidence:
     ledger = Ledger()
     results = ledger.keep(client.complete_many(reqs))
     after = client.budget.snapshot()
-    answers, claims, leaked = [], [], []
+    answers: list[tuple[str, str]] = []
+    claims: list[tuple[str, tuple[str, ...]]] = []
+    leaked: list[str] = []
     tally: Counter[str] = Counter()
     for (qid, _lang, framing, _q), r in zip(QUESTIONS, results, strict=True):
         if r is None:

@@ -233,7 +233,8 @@ def run(client: ChatClient, table: dict[str, Any] | None = None, *, tolerance: f
     observed = [r.prompt_tokens if r is not None else None for r in results]
     if all(r is not None and r.prompt_tokens is None for r in results if r is not None) and any(results):
         note = "endpoint reports no usage.prompt_tokens: tokenizer probe not possible"
-        best, ranking = None, ()
+        best: ClassFit | None = None
+        ranking: tuple[ClassFit, ...] = ()
     else:
         best, ranking, note = fit_counts(observed, table, tolerance=tolerance)
     spent = (after.charged - before.charged) + (after.cached - before.cached)
