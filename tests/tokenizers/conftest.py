@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from taoke.tokenizers import ARTIFACTS, Vocab, load
+from taoke.tokenizers import Vocab, load
 from taoke.tokenizers._families import ARTIFACTS_BY_KEY
 
 
@@ -22,6 +22,3 @@ def vocab(data_dir: Path):
 
     return get
 
-
-CORE_KEYS = [a.key for a in ARTIFACTS if not a.all_only]
-ALL_ONLY_KEYS = [a.key for a in ARTIFACTS if a.all_only]

@@ -10,7 +10,8 @@ import pytest
 from taoke.tokenizers import ARTIFACTS, identify, load_db
 from taoke.tokenizers._families import ARTIFACTS_BY_KEY, FAMILIES, pair_label
 
-from .conftest import ALL_ONLY_KEYS, CORE_KEYS
+CORE_KEYS = [a.key for a in ARTIFACTS if not a.all_only]
+ALL_ONLY_KEYS = [a.key for a in ARTIFACTS if a.all_only]
 
 
 def _check(vocab, key: str) -> None:  # type: ignore[no-untyped-def]
@@ -30,6 +31,7 @@ def _check(vocab, key: str) -> None:  # type: ignore[no-untyped-def]
     assert r.matches and len(r.matches) <= 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", CORE_KEYS)
 def test_identify_core_leave_one_out(vocab, key: str) -> None:  # type: ignore[no-untyped-def]
     _check(vocab, key)

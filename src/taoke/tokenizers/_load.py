@@ -390,7 +390,7 @@ def load_sentencepiece(path: str, *, name: str | None = None) -> Vocab:
     try:
         from sentencepiece import sentencepiece_model_pb2 as pb
 
-        proto = pb.ModelProto()
+        proto = pb.ModelProto()  # type: ignore[attr-defined]
         with open(path, "rb") as f:
             proto.ParseFromString(f.read())
         if proto.trainer_spec.model_type == 1:  # UNIGRAM
