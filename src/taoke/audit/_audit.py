@@ -261,6 +261,13 @@ class AuditResult:
                 "notes": list(self.notes)}
 
 
+def display_name(det: Detection) -> str:
+    """``file-or-folder (declared name)``: the path a reader can find, and the name the model goes by."""
+    base = Path(det.location.rstrip("/")).name or det.location
+    first = det.ids[0] if det.ids else None
+    return base if not first or norm_id(first) == norm_id(base) else f"{base} ({first})"
+
+
 def _declares(decl: Declaration, det: Detection) -> str | None:
     """Where the model declares the candidate, or None."""
     for b, where in decl.bases:
@@ -279,7 +286,7 @@ def assess(decl: Declaration, detections: Sequence[Detection], tokenizer: Mappin
     findings: list[Finding] = []
     ancestors: list[Detection] = []
     for det in detections:
-        name = det.ids[0] if det.ids else det.location
+        name = display_name(det)
         where = _declares(decl, det)
         if det.verdict in DERIVED_KINDS:
             same = det.verdict in ("identical", "repackaged")
@@ -360,7 +367,7 @@ def checklist(decl: Declaration, ancestors: Sequence[Detection]) -> tuple[Checkl
     items: list[ChecklistItem] = []
     for det in ancestors:
         lic = find_licence(det.license)
-        name = det.ids[0] if det.ids else det.location
+        name = display_name(det)
         if lic is None:
             items.append(ChecklistItem(det.license or "unknown", f"{name}: the licence "
                                        f"{'is not declared' if not det.license else 'is not in taoke’s table'}; read it "
