@@ -123,6 +123,8 @@ def _how(model: object, role: str) -> str:
 
 
 def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    if a.shape != b.shape:  # e.g. a fingerprint's fixed sample against a transposed read: not comparable
+        return math.inf
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(a), 1e-30))
 
 

@@ -31,11 +31,12 @@ PARTS = ("q", "k", "v", "o")
 def layer_stds(view: WeightView) -> np.ndarray:
     """(layers, 4) standard deviations of q, k, v, o per layer (NaN where a projection is missing)."""
     out = np.full((view.layers, len(PARTS)), np.nan)
+    std_of = getattr(view, "role_std", None)  # fingerprints keep the std, not the tensor
     for i in range(view.layers):
         for j, p in enumerate(PARTS):
             role = f"layers.{i}.attn.{p}"
             if view.has(role):
-                out[i, j] = float(np.std(view.get(role)))
+                out[i, j] = float(std_of(role)) if std_of is not None else float(np.std(view.get(role)))
     return out
 
 
