@@ -41,7 +41,15 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer same-model repetitions")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--out", type=Path, default=Path(__file__).with_name("results.json"))
+    ap.add_argument("--from-log", type=Path, help="render the table from the JSON lines of an (interrupted) run's stderr")
     args = ap.parse_args()
+    if args.from_log:
+        rows = [json.loads(ln) for ln in args.from_log.read_text().splitlines() if ln.startswith("{")]
+        ident_rows = [r for r in rows if "predicted" in r]
+        same_rows = [r for r in rows if "pair" in r]
+        args.out.write_text(json.dumps({"identification": ident_rows, "same_model": same_rows}, indent=1) + "\n")
+        print(render(ident_rows, same_rows))
+        return
     reps = 2 if args.quick else args.reps
     root = data_root()
     servers: dict[str, LlamaServer] = {}
