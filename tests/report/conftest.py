@@ -56,7 +56,7 @@ def chromium(tmp_path_factory: pytest.TempPathFactory) -> Browser:
 
 @pytest.fixture(scope="session")
 def zoo(data_dir: Path):  # type: ignore[no-untyped-def]
-    """The fast derivation zoo (built once, cached under $TAOKE_DATA/zoo)."""
+    """The two fast-zoo entries the derived-case report needs (built once, cached under $TAOKE_DATA/zoo)."""
     from taoke.zoo.build import build_zoo
 
-    return build_zoo(data_dir / "zoo", subset="fast", data_dir=data_dir)
+    return build_zoo(data_dir / "zoo", subset="fast", data_dir=data_dir, only=("smollm2-f32", "smollm2-noise-0.1"))
