@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
+pytestmark = pytest.mark.slow  # reads several 0.5 GB entries; only meaningful after `taoke zoo build --full`
 
 from safetensors.numpy import load_file  # noqa: E402
 

@@ -647,7 +647,7 @@ FINETUNE = {
     "lr": 5e-5,
     "held_out_tokens": 8 * 128 + 1,
 }
-CONTINUED = FINETUNE | {"slice": CONTINUED_SLICE, "top_layers": 6, "steps": 300, "pool": 300, "lr": 3e-5}
+CONTINUED = FINETUNE | {"slice": CONTINUED_SLICE, "top_layers": 4, "steps": 300, "pool": 150, "lr": 3e-5}
 
 
 def _specs() -> list[_Spec]:

@@ -127,14 +127,6 @@ def corpus_fingerprint(docs: Sequence[Document]) -> str:
     return h.hexdigest()
 
 
-def _gguf_string_array(reader: object, key: str) -> list[str]:
-    fields = reader.fields  # type: ignore[attr-defined]
-    if key not in fields:
-        raise ReaderError(f"GGUF has no {key!r}: no embedded tokenizer", subject=str(reader))
-    f = fields[key]
-    return [bytes(f.parts[i]).decode("utf-8") for i in f.data]
-
-
 def smollm2_tokenizer(gguf_path: Path, vocab_size: int | None = None):  # -> tokenizers.Tokenizer
     """The SmolLM2 tokenizer rebuilt from a GGUF's embedded vocab/merges, optionally truncated to ``vocab_size``.
 
@@ -153,17 +145,14 @@ def smollm2_tokenizer(gguf_path: Path, vocab_size: int | None = None):  # -> tok
 
 @functools.lru_cache(maxsize=4)
 def _gguf_vocab(path: str, size: int, mtime_ns: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(tokens, merges) embedded in a GGUF; cached per file version (parsing the vocab takes seconds)."""
-    import gguf
+    """(tokens, merges) embedded in a GGUF, read with taoke's GGUF reader; cached per file version."""
+    from taoke.io import open_checkpoint
 
-    try:
-        reader = gguf.GGUFReader(path)
-    except Exception as e:  # noqa: BLE001 - gguf raises ValueError/OSError/struct.error
-        raise ReaderError(f"cannot read GGUF: {type(e).__name__}: {e}", subject=path) from None
-    return (
-        tuple(_gguf_string_array(reader, "tokenizer.ggml.tokens")),
-        tuple(_gguf_string_array(reader, "tokenizer.ggml.merges")),
-    )
+    with open_checkpoint(path) as ck:
+        emb = ck.embedded_tokenizer()
+    if not emb or "tokens" not in emb or "merges" not in emb:
+        raise ReaderError("the file has no embedded BPE tokenizer (tokens + merges)", subject=path)
+    return tuple(str(t) for t in emb["tokens"]), tuple(str(m) for m in emb["merges"])
 
 
 def tokenizer_from_vocab(tokens: Sequence[str], merges: Sequence[str], vocab_size: int | None = None):

@@ -1,7 +1,7 @@
 """Read a llama-architecture GGUF into Hugging Face layout, and write zoo entries (HF folders, GGUF files).
 
-* :func:`read_llama_gguf` dequantises every tensor of a ``llama`` GGUF with ``gguf.GGUFReader`` +
-  ``gguf.quants.dequantize`` and renames it to Hugging Face Llama names, undoing llama.cpp's rotary permutation of
+* :func:`read_llama_gguf` dequantises every tensor of a ``llama`` GGUF with taoke's reader (:mod:`taoke.io.gguf`,
+  which dequantises with ``gguf.quants``) and renames it to Hugging Face Llama names, undoing llama.cpp's rotary permutation of
   the Q and K rows (``convert_hf_to_gguf.py`` interleaves the two rotary halves of each head; the inverse is
   ``reshape(n_head, rows/n_head/2, 2, in).swapaxes(1, 2)``). It loads the whole model (SmolLM2-135M: 0.5 GB
   float32), which is what building a derived copy needs anyway.
@@ -84,44 +84,46 @@ def _field(reader: Any, key: str, default: Any = None) -> Any:
 
 
 def read_llama_gguf(path: Path) -> tuple[LlamaConfig, dict[str, np.ndarray]]:
-    """Every tensor of a ``llama`` GGUF, dequantised to float32 under Hugging Face names, and its config."""
-    from gguf.quants import dequantize
+    """Every tensor of a ``llama`` GGUF, dequantised to float32 under Hugging Face names, and its config.
 
-    reader = _open_gguf(path)
-    arch = _field(reader, "general.architecture")
-    if arch != "llama":
-        raise UnsupportedFormat(f"GGUF architecture is {arch!r}, not 'llama'", subject=str(path))
-    n_head = int(_field(reader, "llama.attention.head_count"))
-    n_kv = int(_field(reader, "llama.attention.head_count_kv", n_head))
-    names = {t.name for t in reader.tensors}
-    vocab = _field(reader, "llama.vocab_size")
-    if vocab is None:
-        vocab = len(reader.fields["tokenizer.ggml.tokens"].data)
-    cfg = LlamaConfig(
-        vocab_size=int(vocab),
-        hidden_size=int(_field(reader, "llama.embedding_length")),
-        num_layers=int(_field(reader, "llama.block_count")),
-        num_heads=n_head,
-        num_kv_heads=n_kv,
-        intermediate_size=int(_field(reader, "llama.feed_forward_length")),
-        rope_theta=float(_field(reader, "llama.rope.freq_base", 10000.0)),
-        rms_norm_eps=float(_field(reader, "llama.attention.layer_norm_rms_epsilon", 1e-5)),
-        tie_embeddings="output.weight" not in names,
-        max_position=int(_field(reader, "llama.context_length", 2048)),
-    )
-    state: dict[str, np.ndarray] = {}
-    for t in reader.tensors:
-        arr = np.asarray(dequantize(t.data, t.tensor_type), dtype=np.float32)
-        shape = tuple(int(x) for x in reversed(t.shape.tolist()))
-        arr = arr.reshape(shape) if len(shape) > 1 else arr.reshape(-1)
-        hf = gguf_to_hf_name(t.name)
-        if hf is None:
-            raise UnsupportedFormat(f"unexpected tensor {t.name!r} in a llama GGUF", subject=str(path))
-        if t.name.endswith("attn_q.weight"):
-            arr = unpermute_rope(arr, n_head)
-        elif t.name.endswith("attn_k.weight"):
-            arr = unpermute_rope(arr, n_kv)
-        state[hf] = np.ascontiguousarray(arr)
+    Reads through taoke's own GGUF reader (:func:`taoke.io.open_checkpoint`).
+    """
+    from taoke.io import open_checkpoint
+
+    with open_checkpoint(str(path)) as ck:
+        if ck.format != "gguf":
+            raise UnsupportedFormat(f"expected a GGUF file, found {ck.format}", subject=str(path))
+        md = ck.metadata
+        arch = md.get("general.architecture")
+        if arch != "llama":
+            raise UnsupportedFormat(f"GGUF architecture is {arch!r}, not 'llama'", subject=str(path))
+        infos = ck.tensor_infos()
+        n_head = int(md["llama.attention.head_count"])
+        n_kv = int(md.get("llama.attention.head_count_kv", n_head))
+        vocab = md.get("llama.vocab_size") or infos["token_embd.weight"].shape[0]
+        cfg = LlamaConfig(
+            vocab_size=int(vocab),
+            hidden_size=int(md["llama.embedding_length"]),
+            num_layers=int(md["llama.block_count"]),
+            num_heads=n_head,
+            num_kv_heads=n_kv,
+            intermediate_size=int(md["llama.feed_forward_length"]),
+            rope_theta=float(md.get("llama.rope.freq_base", 10000.0)),
+            rms_norm_eps=float(md.get("llama.attention.layer_norm_rms_epsilon", 1e-5)),
+            tie_embeddings="output.weight" not in infos,
+            max_position=int(md.get("llama.context_length", 2048)),
+        )
+        state: dict[str, np.ndarray] = {}
+        for name in infos:
+            hf = gguf_to_hf_name(name)
+            if hf is None:
+                raise UnsupportedFormat(f"unexpected tensor {name!r} in a llama GGUF", subject=str(path))
+            arr = np.asarray(ck.read(name), dtype=np.float32)
+            if name.endswith("attn_q.weight"):
+                arr = unpermute_rope(arr, n_head)
+            elif name.endswith("attn_k.weight"):
+                arr = unpermute_rope(arr, n_kv)
+            state[hf] = np.ascontiguousarray(arr)
     return cfg, state
 
 
