@@ -167,7 +167,10 @@ def tokenizer_from_vocab(tokens: Sequence[str], merges: Sequence[str], vocab_siz
             hint="pick a vocabulary that keeps the byte symbols and at least one merge",
         )
     vocab = {t: i for i, t in enumerate(tokens[:n])}
-    pairs = [tuple(m.split(" ", 1)) for m in merges[: n - SMOLLM2_FIRST_MERGE_ID]]
+    pairs: list[tuple[str, str]] = []
+    for m in merges[: n - SMOLLM2_FIRST_MERGE_ID]:
+        left, _, right = m.partition(" ")
+        pairs.append((left, right))
     specials = [t for t in tokens[:SMOLLM2_FIRST_MERGE_ID] if t.startswith("<") and t.endswith(">")]
     model = BPE(vocab=vocab, merges=pairs, unk_token=tokens[EOT_ID], fuse_unk=False)
     tok = Tokenizer(model)

@@ -122,8 +122,8 @@ def llama_tensor_names(cfg: LlamaConfig) -> list[str]:
 def build_model(cfg: LlamaConfig, state: Mapping[str, np.ndarray] | None = None, *, seed: int = 0):
     """A ``torch.nn.Module`` for ``cfg``: random init from ``seed`` (Llama's normal(0, 0.02)), or ``state`` loaded."""
     torch = _torch()
-    nn = torch.nn
-    F = torch.nn.functional
+    nn: Any = torch.nn
+    F: Any = torch.nn.functional
 
     class RMSNorm(nn.Module):
         def __init__(self, d: int, eps: float) -> None:
@@ -406,7 +406,9 @@ def train_lm(
         sched.step()
         losses.append(float(loss.detach()))
         if progress is not None and (len(losses) % 50 == 0 or len(losses) == steps):
-            progress(f"  step {len(losses)}/{steps}: loss {np.mean(losses[-50:]):.3f} ({time.perf_counter() - t0:.0f}s)")
+            progress(
+                f"  step {len(losses)}/{steps}: loss {np.mean(losses[-50:]):.3f} ({time.perf_counter() - t0:.0f}s)"
+            )
         if not math.isfinite(losses[-1]):
             raise UsageError("training diverged (non-finite loss)", hint="lower the learning rate")
     seconds = time.perf_counter() - t0
