@@ -163,3 +163,33 @@ def test_non_llama_gguf_is_refused(tmp_path: Path) -> None:
     w.close()
     with pytest.raises(UnsupportedFormat, match="llama"):
         read_llama_gguf(p)
+
+
+def test_concurrent_builders_wait_for_each_other(tmp_path: Path, data_dir: Path) -> None:
+    import fcntl
+    import threading
+
+    from taoke.zoo.build import ZooManifest, build_zoo
+
+    held = threading.Event()
+
+    def hold() -> None:
+        with open(tmp_path / ".zoo.lock", "a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            held.set()
+            import time
+
+            time.sleep(1.0)
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+    t = threading.Thread(target=hold)
+    t.start()
+    held.wait()
+    lines: list[str] = []
+    m = build_zoo(tmp_path, data_dir=data_dir, only=("minilm-perm",), progress=lines.append)
+    t.join()
+    assert any("waiting for another build" in s for s in lines)
+    assert m.names() == ["smollm2-q4_1", "minilm", "minilm-perm"]
+    again = ZooManifest.load(tmp_path)
+    assert again.entry("minilm-perm").sha256 == m.entry("minilm-perm").sha256
+    assert again.relation("minilm", "minilm-perm").relation == "derived"

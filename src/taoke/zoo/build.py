@@ -29,6 +29,7 @@ on one machine.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -885,6 +886,40 @@ def build_zoo(
     dest = Path(dest) if dest is not None else data / "zoo"
     dest.mkdir(parents=True, exist_ok=True)
     log = progress or (lambda _s: None)
+    with _build_lock(dest, log):
+        return _build_locked(dest, data, subset, rng_seed, log, verify, only)
+
+
+@contextlib.contextmanager
+def _build_lock(dest: Path, log: Callable[[str], None]) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``dest/.zoo.lock`` so that concurrent builders (tests, `taoke eval`, the CLI)
+    run one after the other; the later one then finds the entries up to date."""
+    try:
+        import fcntl
+    except ModuleNotFoundError:  # not POSIX: no cross-process lock
+        yield
+        return
+    with open(dest / ".zoo.lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"zoo: waiting for another build of {dest} to finish")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _build_locked(
+    dest: Path,
+    data: Path,
+    subset: Subset,
+    rng_seed: int,
+    log: Callable[[str], None],
+    verify: bool,
+    only: tuple[str, ...] | None,
+) -> ZooManifest:
     ctx = _Ctx(dest, data, rng_seed, log)
 
     existing: dict[str, ZooEntry] = {}
