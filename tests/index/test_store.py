@@ -20,14 +20,15 @@ def test_add_list_search_rm(tmp_path: Path, fps) -> None:
     with IndexStore(tmp_path / "i.db") as s:
         assert s.con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert s.schema_version == SCHEMA_VERSION
-        for n in ("smollm2-f32", "smollm2-noise-0.1", "minilm"):
+        names = ["minilm", "minilm-noise", "tiny-0", "smollm2-q4_1"]
+        for n in names:
             s.add(Fingerprint.load(fps[n]))
-        assert [m.name for m in s.models()] == ["smollm2-f32", "smollm2-noise-0.1", "minilm"]
-        hits = search(s, Fingerprint.load(fps["smollm2-rotate"]), k=3)
-        assert hits[0].name in ("smollm2-f32", "smollm2-noise-0.1") and hits[0].verdict == "derived"
-        assert all(h.name != "minilm" or not h.related for h in hits)
-        assert s.remove("minilm") and not s.remove("minilm")
-        assert s.count() == 2
+        assert [m.name for m in s.models()] == names
+        hits = search(s, Fingerprint.load(fps["minilm-perm"]), k=4)
+        assert {h.name for h in hits if h.related} == {"minilm", "minilm-noise"}
+        assert all(h.verdict == "derived" for h in hits if h.related)
+        assert s.remove("tiny-0") and not s.remove("tiny-0")
+        assert s.count() == 3
 
 
 def test_migration_from_v1(tmp_path: Path, fps) -> None:
@@ -41,7 +42,8 @@ def test_migration_from_v1(tmp_path: Path, fps) -> None:
     con.commit()
     con.close()
     with IndexStore(db) as s:
-        assert s.schema_version == 2
+        assert s.schema_version == SCHEMA_VERSION == 3  # 1 → 2 → 3
+        assert s.con.execute("SELECT name FROM sqlite_master WHERE name = 'models_shape'").fetchone()
         sk = s.sketches([1])
         assert sk[1][1] is not None and (sk[1][1] == fp.arrays["minhash"]).all()
 

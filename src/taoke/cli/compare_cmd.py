@@ -71,7 +71,7 @@ def _render(v, c: Console) -> None:  # type: ignore[no-untyped-def]
 
 
 def compare_cmd(
-    a: str = typer.Argument(..., help="Model A (the candidate ancestor): file, folder or http(s) URL."),
+    a: str = typer.Argument(..., help="Model A (the candidate ancestor): file, folder, http(s) URL or .tkfp fingerprint."),
     b: str = typer.Argument(..., help="Model B (the model under question)."),
     seed: int = typer.Option(0, "--seed", help="Seed for the row/unit samples (results are reproducible)."),
     units: int = typer.Option(256, "--units", help="Hidden units per layer used by the agreement test."),
@@ -84,16 +84,29 @@ def compare_cmd(
     """Is B identical to, re-packaged from, derived from, or independent of A? Evidence with p-values."""
     import taoke
     from taoke.cli.report_cmd import write_cli_report
+    from taoke.index.fingerprint import is_fingerprint_file
     from taoke.verdict import decide
     from taoke.whitebox.compare import gather_evidence
 
-    with taoke.open(a) as ma, taoke.open(b) as mb:
-        with err_console.status("comparing…", spinner="dots") if not as_json else _nullctx():
-            v = decide(gather_evidence(ma, mb, seed=seed, units=units, full=full), alpha=alpha)
+    if is_fingerprint_file(a) or is_fingerprint_file(b):  # lineage from fingerprints, without the weights
+        with err_console.status("comparing fingerprints…", spinner="dots") if not as_json else _nullctx():
+            va, vb = _fingerprint_view(a), _fingerprint_view(b)
+            v = decide(gather_evidence(va, vb, seed=seed, units=units, full=full), alpha=alpha)
+    else:
+        with taoke.open(a) as ma, taoke.open(b) as mb:
+            with err_console.status("comparing…", spinner="dots") if not as_json else _nullctx():
+                v = decide(gather_evidence(ma, mb, seed=seed, units=units, full=full), alpha=alpha)
     d = v.to_dict()
     if report is not None:
         write_cli_report(d, report, inputs=(("A", a), ("B", b)), hash_files=not no_hash)
     emit(d, as_json, lambda c: _render(v, c))
+
+
+def _fingerprint_view(x: str):  # type: ignore[no-untyped-def]
+    """A ``.tkfp`` file as a view; a model is fingerprinted first (so both sides hold the same evidence)."""
+    from taoke.index.fingerprint import Fingerprint, is_fingerprint_file, make_fingerprint
+
+    return (Fingerprint.load(x) if is_fingerprint_file(x) else make_fingerprint(x)).view()
 
 
 class _nullctx:

@@ -20,7 +20,8 @@ What is kept (per model; SmolLM2-135M: ~4 MB, see docs/index.md):
 * *anchor embeddings*: the embedding rows of the regular tokens whose byte-string hash is ``0 mod 32`` (at most
   ``anchor_cap``, lowest hash first), float16. Anchors are chosen by the token's bytes, so two models that share
   tokens keep the same anchors whatever their ids, and Procrustes alignment (:mod:`taoke.whitebox.align`) runs on
-  them instead of on all shared tokens;
+  them instead of on all shared tokens. The rows whose *id* hashes to ``0 mod 32`` are kept too, so a model
+  without a tokenizer (aligned by id) shares anchors with every relative;
 * *canonical MLP units*: in every layer the ``units`` hidden units with the largest ``‖gate_u‖·‖up_u‖·‖down_u‖``
   (read vectors after folding the pre-MLP norm gain, as :func:`taoke.whitebox._view.mlp_parts` does). The key is
   invariant to a permutation of units, a rotation of the residual stream with folded norms and the cancelling
@@ -358,12 +359,16 @@ def _fingerprint(m: Any, *, units: int, name: str | None, location: str) -> Fing
         arrays["minhash"] = minhash(vocab)
 
     if "embed" in refs and len(refs["embed"].shape) == 2:
-        ids = anchor_ids(vocab, int(refs["embed"].shape[0]))
-        if ids.size:
-            emb = np.asarray(m.get("embed", rows=ids), dtype=np.float32)
-            arrays["anchor.ids"] = ids
-            arrays["anchor.emb"] = emb.astype(np.float16)
-            arrays["desc"] = embedding_descriptor(vocab, ids, emb)
+        n_rows = int(refs["embed"].shape[0])
+        ids = anchor_ids(vocab, n_rows)
+        # plus the anchors chosen by id, which every fingerprint holds whether or not it has a tokenizer: a bare
+        # export (an ONNX file without tokenizer) still shares ~1/32 of the rows with its relatives by id
+        all_ids = np.union1d(ids, anchor_ids(None, n_rows)) if vocab is not None else ids
+        if all_ids.size:
+            emb_all = np.asarray(m.get("embed", rows=all_ids), dtype=np.float32)
+            arrays["anchor.ids"] = all_ids
+            arrays["anchor.emb"] = emb_all.astype(np.float16)
+            arrays["desc"] = embedding_descriptor(vocab, ids, emb_all[np.searchsorted(all_ids, ids)])
 
     unit_layers: list[int] = []
     if units > 0:

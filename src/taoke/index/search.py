@@ -2,7 +2,8 @@
 
 First cut (no row scan): models with the same exact-sample digest (identical copies), then models sharing an SRP
 band of the embedding descriptor (``w`` buckets), topped up by models sharing a tokenizer MinHash band (``t``)
-when there are fewer than ``shortlist``; the union is ranked by descriptor Hamming similarity and MinHash Jaccard
+when there are fewer than ``shortlist``, then by models of the same shapes (hidden size, vocabulary, depth; an
+indexed look-up that finds re-packaged copies without a tokenizer, whose sketches differ); the union is ranked by descriptor Hamming similarity and MinHash Jaccard
 read from ``sketches`` (a few hundred small rows), and the best ``shortlist`` go on. Second cut: the exact tests
 (:func:`taoke.whitebox.compare.gather_evidence` on :class:`~taoke.index.view.FingerprintView` s) and the
 calibrated verdict (:func:`taoke.verdict.decide`) for each, with results cached in the index.
@@ -81,7 +82,7 @@ class Candidate:
     model_id: int
     sketch_similarity: float
     token_jaccard: float | None
-    via: str  # "digest" | "w" | "t"
+    via: str  # "digest" | "w" | "t" | "shape"
 
 
 def shortlist(store: IndexStore, fp: Fingerprint, *, size: int = 20, exclude: int | None = None) -> list[Candidate]:
@@ -100,6 +101,10 @@ def shortlist(store: IndexStore, fp: Fingerprint, *, size: int = 20, exclude: in
     if mh is not None and len(found) < size + 1:
         for mid, _c in store.bucket_hits("t", token_bands(mh), pool):
             found.setdefault(mid, "t")
+    if len(found) < size + 1:  # same shapes: copies without a tokenizer (e.g. a bare ONNX export) land here
+        cfg = fp.header.get("config", {})
+        for mid in store.by_shape(cfg.get("hidden_size"), cfg.get("vocab_size"), fp.header.get("layers"), pool):
+            found.setdefault(mid, "shape")
     found.pop(exclude, None) if exclude is not None else None
     sk = store.sketches(list(found))
     out: list[Candidate] = []

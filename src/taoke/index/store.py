@@ -7,7 +7,7 @@ file in place (inside one transaction) when it is opened for writing, and a file
 refused with :class:`~taoke.errors.IndexStoreError` rather than misread. Locked, corrupt or non-SQLite files also
 give one :class:`~taoke.errors.IndexStoreError` line.
 
-Schema (version 2):
+Schema (version 3):
 
 * ``models`` — one row per fingerprint (name, location, architecture facts, digests, bytes read, header JSON);
 * ``blobs`` — the fingerprint file (``.tkfp`` bytes), kept apart so listing never reads them;
@@ -15,10 +15,11 @@ Schema (version 2):
   MinHash bands of the tokenizer (indexed by ``(kind, band, bucket)``: a query touches only its buckets);
 * ``sketches`` — the SRP bits and MinHash per model, to rank a shortlist without loading fingerprints (v2);
 * ``pairs`` — cached verdicts of exact tests between two models (v2);
-* ``scan`` — per-location scan state: ``done`` / ``failed`` with the reason (v2).
+* ``scan`` — per-location scan state: ``done`` / ``failed`` with the reason (v2);
+* index ``models_shape`` on ``(hidden, vocab, layers)``: the architecture bucket of the shortlist (v3).
 
 Version 1 had ``models``, ``blobs`` and ``lsh`` only; the 1 → 2 migration creates the new tables and back-fills
-``sketches`` from the stored fingerprints.
+``sketches`` from the stored fingerprints; 2 → 3 adds the ``models_shape`` index.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from taoke.errors import IndexStoreError, TaokeError
 from taoke.index.fingerprint import Fingerprint
 from taoke.index.sketch import srp_bands, srp_signature, token_bands
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _V1 = """
 CREATE TABLE models(
@@ -69,6 +70,10 @@ CREATE TABLE scan(location TEXT PRIMARY KEY, status TEXT NOT NULL, reason TEXT, 
                   seconds REAL, bytes_read INTEGER, file_size INTEGER, updated REAL NOT NULL);
 """
 
+_V3 = """
+CREATE INDEX models_shape ON models(hidden, vocab, layers);
+"""
+
 
 def _backfill_sketches(con: sqlite3.Connection) -> None:
     for mid, data in con.execute("SELECT model_id, data FROM blobs").fetchall():
@@ -83,8 +88,12 @@ def _migrate_1_2(con: sqlite3.Connection) -> None:
     _backfill_sketches(con)
 
 
+def _migrate_2_3(con: sqlite3.Connection) -> None:
+    con.execute(_V3.strip().rstrip(";"))
+
+
 #: from-version → function upgrading the open transaction to from-version + 1
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_2, 2: _migrate_2_3}
 
 
 def _sketch_blobs(fp: Fingerprint) -> tuple[bytes | None, bytes | None]:
@@ -179,7 +188,7 @@ class IndexStore:
         with self._write():
             v = self.schema_version  # re-read inside the write lock: another process may have migrated it
             if v == 0:
-                for stmt in (_V1 + _V2).strip().split(";"):
+                for stmt in (_V1 + _V2 + _V3).strip().split(";"):
                     if stmt.strip():
                         self.con.execute(stmt)
             else:
@@ -298,6 +307,14 @@ class IndexStore:
     # -- retrieval ------------------------------------------------------------------------------------------
     def by_digest(self, digest: str) -> list[int]:
         return [int(r[0]) for r in self._q("SELECT id FROM models WHERE content_digest = ?", (digest,))]
+
+    def by_shape(self, hidden: int | None, vocab: int | None, layers: int | None, limit: int) -> list[int]:
+        """Models with the same hidden size, vocabulary size and depth (indexed look-up: re-packaged copies keep
+        every shape, even when they carry no tokenizer and their anchors differ)."""
+        if hidden is None or vocab is None:
+            return []
+        return [int(r[0]) for r in self._q("SELECT id FROM models WHERE hidden = ? AND vocab = ? AND layers IS ? "
+                                           "ORDER BY id LIMIT ?", (hidden, vocab, layers, limit))]  # fmt: skip
 
     def bucket_hits(self, kind: str, bands: list[tuple[int, int]], limit: int) -> list[tuple[int, int]]:
         """[(model_id, bands shared)] for models sharing at least one of ``bands``, most shared first."""
