@@ -98,7 +98,7 @@ def std_fingerprint(p: Plot) -> Any:
                 ax.plot(np.arange(s.shape[0]), s[:, j], marker=".", ms=3, lw=1.2, color=_PART_COLOURS.get(part),
                         label=part)
             ax.legend(fontsize=7, ncols=4, loc="upper center")
-        ax.set_title(f"per-layer std: {_short(str(name))}")
+        ax.set_title(f"{key[-1].upper()}: {_short(str(name), 28)}", fontsize=9)
         ax.set_xlabel("layer")
         ax.set_ylabel("std of weights")
     ax = axes[2]
