@@ -81,8 +81,8 @@ def test_fingerprint_verdict_equals_full_weight_verdict(fps, small_zoo, a: str, 
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("smollm2-f32", "smollm2-renamed"), ("smollm2-q4_1", "smollm2-f32"), ("smollm2-f32", "smollm2-noise-0.1"),
-     ("smollm2-f32", "smollm2-rotate"), ("smollm2-f32", "smollm2-layer-subset")],
+    [("smollm2-f32", "smollm2-renamed"), ("smollm2-q4_1", "smollm2-f32"),
+     ("smollm2-f32", "smollm2-rotate"), ("smollm2-f32", "smollm2-layer-subset")],  # noise: minilm-noise (fast)
 )  # fmt: skip
 def test_smollm2_fingerprint_verdicts_match_the_zoo_labels(fps, smollm2_zoo, a: str, b: str) -> None:
     d = compare_views(Fingerprint.load(fps[a]).view(), Fingerprint.load(fps[b]).view())
