@@ -31,6 +31,15 @@ def test_add_list_search_rm(tmp_path: Path, fps) -> None:
         assert s.count() == 3
 
 
+def test_add_many_commits_in_batches(tmp_path: Path, fps) -> None:
+    fs = [Fingerprint.load(fps[n]) for n in ("minilm", "tiny-0", "tiny-1")]
+    with IndexStore(tmp_path / "b.db") as s:
+        ids = s.add_many(fs, batch=2)
+        assert [s.model(i).name for i in ids] == ["minilm", "tiny-0", "tiny-1"]
+        assert s.by_shape(128, 8192, 4, 10) == ids[1:]  # the architecture bucket: both tiny models
+        assert s.fingerprint(ids[2]).digest == fs[2].digest
+
+
 def test_migration_from_v1(tmp_path: Path, fps) -> None:
     db = tmp_path / "old.db"
     fp = Fingerprint.load(fps["minilm"])

@@ -28,7 +28,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,6 +229,35 @@ class IndexStore:
 
         ``scan_location`` also marks that scan item done, in the same transaction (a crash loses nothing).
         """
+        try:
+            with self._write() as con:
+                return self._insert(con, fp, name, replace, scan_location)
+        except sqlite3.Error as e:
+            raise _translate(e, self.path) from None
+
+    def add_many(self, fps: Iterable[Fingerprint], *, batch: int = 1000, replace: bool = True) -> list[int]:
+        """Insert many fingerprints, ``batch`` per transaction (bulk loads: one commit per batch, not per model)."""
+        ids: list[int] = []
+        buf: list[Fingerprint] = []
+
+        def flush() -> None:
+            try:
+                with self._write() as con:
+                    ids.extend(self._insert(con, f, None, replace, None) for f in buf)
+            except sqlite3.Error as e:
+                raise _translate(e, self.path) from None
+            buf.clear()
+
+        for fp in fps:
+            buf.append(fp)
+            if len(buf) >= batch:
+                flush()
+        if buf:
+            flush()
+        return ids
+
+    def _insert(self, con: sqlite3.Connection, fp: Fingerprint, name: str | None, replace: bool,
+                scan_location: str | None) -> int:  # fmt: skip
         nm = name or fp.name or fp.location
         h = fp.header
         cfg = h.get("config", {})
@@ -240,31 +269,27 @@ class IndexStore:
         if "minhash" in fp.arrays:
             bands += [("t", b, k) for b, k in token_bands(fp.arrays["minhash"])]
         tok = h.get("tokenizer") or {}
-        try:
-            with self._write() as con:
-                old = con.execute("SELECT id, location FROM models WHERE name = ?", (nm,)).fetchone()
-                if old is not None:
-                    if not replace:
-                        raise IndexStoreError(f"a model named {nm!r} is already indexed", subject=self.path,
-                                              hint="use another --name or remove it first")  # fmt: skip
-                    con.execute("DELETE FROM models WHERE id = ?", (old[0],))
-                    con.execute("DELETE FROM pairs WHERE a = ? OR b = ?", (old[0], old[0]))
-                cur = con.execute(
-                    f"INSERT INTO models({_MODEL_COLS.replace('id, ', '', 1)}, tokens_digest, header) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (nm, fp.location, time.time(), h.get("family"), h.get("layers"), cfg.get("hidden_size"),
-                     cfg.get("vocab_size"), cfg.get("architecture"), h.get("content_digest"),
-                     int(h["source"]["bytes_read"]), int(h["source"]["file_size"]), len(data),
-                     tok.get("tokens_digest"), json.dumps(h)),
-                )  # fmt: skip
-                mid = int(cur.lastrowid or 0)
-                con.execute("INSERT INTO blobs VALUES (?, ?)", (mid, data))
-                con.execute("INSERT INTO sketches VALUES (?, ?, ?)", (mid, srp, mh))
-                con.executemany("INSERT INTO lsh VALUES (?, ?, ?, ?)", [(k, b, bk, mid) for k, b, bk in bands])
-                if scan_location is not None:
-                    self._scan_mark(con, scan_location, "done", None, mid, h)
-        except sqlite3.Error as e:
-            raise _translate(e, self.path) from None
+        old = con.execute("SELECT id, location FROM models WHERE name = ?", (nm,)).fetchone()
+        if old is not None:
+            if not replace:
+                raise IndexStoreError(f"a model named {nm!r} is already indexed", subject=self.path,
+                                      hint="use another --name or remove it first")  # fmt: skip
+            con.execute("DELETE FROM models WHERE id = ?", (old[0],))
+            con.execute("DELETE FROM pairs WHERE a = ? OR b = ?", (old[0], old[0]))
+        cur = con.execute(
+            f"INSERT INTO models({_MODEL_COLS.replace('id, ', '', 1)}, tokens_digest, header) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (nm, fp.location, time.time(), h.get("family"), h.get("layers"), cfg.get("hidden_size"),
+             cfg.get("vocab_size"), cfg.get("architecture"), h.get("content_digest"),
+             int(h["source"]["bytes_read"]), int(h["source"]["file_size"]), len(data),
+             tok.get("tokens_digest"), json.dumps(h)),
+        )  # fmt: skip
+        mid = int(cur.lastrowid or 0)
+        con.execute("INSERT INTO blobs VALUES (?, ?)", (mid, data))
+        con.execute("INSERT INTO sketches VALUES (?, ?, ?)", (mid, srp, mh))
+        con.executemany("INSERT INTO lsh VALUES (?, ?, ?, ?)", [(k, b, bk, mid) for k, b, bk in bands])
+        if scan_location is not None:
+            self._scan_mark(con, scan_location, "done", None, mid, h)
         return mid
 
     def remove(self, name: str) -> bool:
