@@ -1,0 +1,350 @@
+"""Benchmark taoke against the lineage tools people use today, on the same labelled pairs, in one run.
+
+    .venv/bin/python benchmarks/peers/run.py [--quick] [--out benchmarks/results/peers.json] [--md docs/peers.md]
+
+Pairs: every re-packaged / derived entry of the derivation zoo against its parent, every pair of independently
+trained models of one architecture, the std-matched random SmolLM2 against its base (``eval_pairs`` of
+:mod:`taoke.whitebox.evaluate`), plus real cases from the data set: the int8 ONNX MiniLM against the F32
+safetensors (re-packaged, quantised), SmolLM2 against Gemma-3 and MiniLM against SmolLM2 (unrelated).
+``--quick`` keeps one pair per kind of transformation (noise at 0.01 and 0.3) and one pair of independent tiny
+models; ``--full-zoo`` adds the zoo's "full"
+entries when they are built.
+
+Each tool runs on each pair in a fresh subprocess (``_child.py``) with ``OMP_NUM_THREADS=1``, taoke in the
+project's virtualenv and the peers in ``benchmarks/.venv-peers`` (``pip install -e .[bench]`` there). A tool
+that errors, abstains, or answers "no match" on a related pair counts as wrong, never as skipped.
+
+Metrics per tool and per transformation: verdict accuracy (the tool's call read as related / not related;
+taoke's stricter kind-level accuracy is kept in the JSON), TPR at 1% FPR on the tool's own score (with fewer than
+100 negatives: the share of related pairs scoring above *every* independent/unrelated pair; pairs without a
+score count as undetected), false positives on independent pairs, errors/abstentions, wall time of the process,
+peak RSS and bytes read (the tool's own count where it keeps one; the kernel's ``rchar`` otherwise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+PEERS_PY = ROOT / "benchmarks" / ".venv-peers" / "bin" / "python"
+TAOKE_PY = Path(sys.executable)
+ADAPTERS = ("adapt_taoke", "adapt_modeldna", "adapt_zhu", "adapt_modelaudit", "adapt_model_fingerprint",
+            "adapt_modelsig")  # fmt: skip
+POSITIVE = ("repackaged", "derived")
+QUICK = ("smollm2-f32", "smollm2-renamed", "smollm2-noise-0.01", "smollm2-noise-0.3", "smollm2-perm",
+         "smollm2-rotate", "smollm2-layer-subset", "smollm2-finetune", "minilm-perm")  # fmt: skip
+NOT_INSTALLABLE = {
+    # name on the registry -> why there is no row for it
+}
+
+
+@dataclass(frozen=True)
+class Pair:
+    a: str  # path
+    b: str
+    truth: str  # repackaged / derived / independent / unrelated
+    row: str  # transformation label (the table row)
+    name_a: str
+    name_b: str
+
+
+ROW_NAMES = {
+    "smollm2-f32": "quantised: GGUF Q4_1 → F32 safetensors",
+    "smollm2-f16": "re-packaged: F16",
+    "smollm2-q8_0": "quantised: re-quantised GGUF Q8_0",
+    "smollm2-renamed": "re-packaged: renamed tensors",
+    "smollm2-transposed": "re-packaged: renamed + transposed",
+    "smollm2-noise-0.01": "noise σ=0.01·std",
+    "smollm2-noise-0.1": "noise σ=0.1·std",
+    "smollm2-noise-0.3": "noise σ=0.3·std",
+    "smollm2-perm": "permuted units/heads",
+    "smollm2-rotate": "rotated, norms folded",
+    "smollm2-layer-subset": "layer subset (20 of 30)",
+    "smollm2-finetune": "fine-tuned (top 2 layers)",
+    "smollm2-stdmatched": "std-matched independent",
+    "minilm-noise": "encoder MiniLM: noise σ=0.1",
+    "minilm-perm": "encoder MiniLM: permuted",
+}
+
+
+def _row(name_b: str, transform: str, truth: str) -> str:
+    if truth == "independent" and transform == "independent-same-architecture":
+        return "independent same-arch (tiny Llamas)"
+    return ROW_NAMES.get(name_b, name_b.removeprefix("smollm2-"))
+
+
+def zoo_pairs(zoo_dir: Path | None, *, quick: bool, full_zoo: bool) -> list[Pair]:
+    from taoke.whitebox.evaluate import eval_pairs
+    from taoke.zoo.build import ZooManifest, build_zoo, default_zoo_dir
+
+    zdir = zoo_dir or default_zoo_dir()
+    if not (zdir / "zoo.json").exists():
+        build_zoo(zdir, subset="fast")
+    m = ZooManifest.load(zdir)
+    keep = {e.name for e in m.entries if full_zoo or e.subset == "fast"}
+    out = []
+    indep_seen = 0
+    for a, b, truth, transform in eval_pairs(m):
+        if a not in keep or b not in keep:
+            continue
+        if quick and truth in POSITIVE and b not in QUICK:
+            continue
+        if quick and transform == "independent-same-architecture":
+            indep_seen += 1
+            if indep_seen > 1:
+                continue
+        out.append(Pair(str(m.path_of(a)), str(m.path_of(b)), truth, _row(b, transform, truth), a, b))
+    return out
+
+
+def real_pairs(data_dir: Path | None) -> list[Pair]:
+    from taoke.zoo.fetch import default_data_dir
+
+    d = data_dir or default_data_dir()
+    w = d / "weights"
+    smol = w / "smollm2-135m-instruct-q4_1" / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    gemma = w / "gemma-3-270m-q4_k_m" / "gemma-3-270m-q4_k_m.gguf"
+    minilm = w / "all-minilm-l6-v2"
+    onnx = w / "all-minilm-l6-v2-int8-onnx" / "model.onnx"
+    cand = [
+        (minilm, onnx, "repackaged", "encoder MiniLM: int8 ONNX (quantised)"),
+        (smol, gemma, "unrelated", "real unrelated: SmolLM2 vs Gemma-3"),
+        (minilm, smol, "unrelated", "real unrelated: MiniLM vs SmolLM2"),
+    ]
+    return [Pair(str(a), str(b), t, r, a.name, b.name) for a, b, t, r in cand if a.exists() and b.exists()]
+
+
+# ------------------------------------------------------------------------------------------------ tools
+def tool_status(adapter: str) -> tuple[str, str, Path, str | None]:
+    """(tool name, claim, interpreter, reason it cannot run or None)."""
+    py = TAOKE_PY if adapter == "adapt_taoke" else PEERS_PY
+    if not py.exists():
+        return adapter.removeprefix("adapt_"), "", py, f"{py} missing: create benchmarks/.venv-peers (README)"
+    code = (f"import json,sys; sys.path.insert(0, {str(HERE)!r}); import {adapter} as m; "
+            "print(json.dumps([m.TOOL, m.CLAIM, m.available()]))")  # fmt: skip
+    p = subprocess.run([str(py), "-c", code], capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        return adapter.removeprefix("adapt_"), "", py, (p.stderr.strip().splitlines() or ["?"])[-1][:200]
+    name, claim, why = json.loads(p.stdout.strip().splitlines()[-1])
+    return name, claim, py, why
+
+
+def run_one(adapter: str, py: Path, pair: Pair, timeout_s: float) -> dict[str, Any]:
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+               HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONDONTWRITEBYTECODE="1")  # fmt: skip
+    cmd = [str(py), str(HERE / "_child.py"), adapter, pair.a, pair.b, pair.truth, pair.row]
+    t0 = time.perf_counter()
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env, cwd=str(HERE))
+        wall = time.perf_counter() - t0
+        marker = [ln for ln in p.stdout.splitlines() if ln.startswith("@@RESULT@@")]
+        if marker:
+            rec = json.loads(marker[-1][len("@@RESULT@@"):])
+        else:
+            tail = (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1]
+            rec = {"related": None, "raw": "crash", "error": f"process died (exit {p.returncode}): {tail[:200]}"}
+    except subprocess.TimeoutExpired:
+        wall = time.perf_counter() - t0
+        rec = {"related": None, "raw": "timeout", "error": f"timed out after {timeout_s:.0f} s"}
+    rec["wall_s"] = wall
+    return rec
+
+
+# ------------------------------------------------------------------------------------------------ summary
+def _correct(rec: dict[str, Any], truth: str) -> bool:
+    return rec.get("related") is (truth in POSITIVE)
+
+
+def _bytes(rec: dict[str, Any]) -> tuple[int | None, str]:
+    if rec.get("bytes_self") is not None:
+        return int(rec["bytes_self"]), "self"
+    if rec.get("io_rchar") is not None:
+        return int(rec["io_rchar"]), "rchar"
+    return None, "-"
+
+
+def summarize(records: list[dict[str, Any]], tools: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    from taoke.whitebox.evaluate import auc, tpr_at_fpr
+
+    rows: dict[str, dict[str, Any]] = {}
+    per_tool: dict[str, dict[str, Any]] = {}
+    for t, info in tools.items():
+        if info["unavailable"]:
+            continue
+        recs = [r for r in records if r["tool"] == t]
+        pos = [r for r in recs if r["truth"] in POSITIVE]
+        neg = [r for r in recs if r["truth"] not in POSITIVE]
+        lo = -math.inf
+        ps = [r["score"] if r.get("score") is not None else lo for r in pos]
+        ns = [r["score"] if r.get("score") is not None else lo for r in neg]
+        ps_f = [min(x, 1e6) for x in ps]
+        ns_f = [min(x, 1e6) for x in ns]
+        walls = [r["wall_s"] for r in recs]
+        rss = [r.get("peak_rss_kb") or 0 for r in recs]
+        byts = [b for b, _ in map(_bytes, recs) if b is not None]
+        per_tool[t] = {
+            "pairs": len(recs),
+            "accuracy": sum(_correct(r, r["truth"]) for r in recs) / max(1, len(recs)),
+            "correct": sum(_correct(r, r["truth"]) for r in recs),
+            "false_positives_independent": sum(r.get("related") is True for r in neg),
+            "negatives": len(neg),
+            "missed_related": sum(r.get("related") is not True for r in pos),
+            "positives": len(pos),
+            "errors": sum(r.get("error") is not None for r in recs),
+            "abstentions": sum(r.get("related") is None and r.get("error") is None for r in recs),
+            "tpr_at_1pct_fpr": tpr_at_fpr(ps_f, ns_f) if ps and ns else None,
+            "auc": auc(ps_f, ns_f) if ps and ns and all(math.isfinite(x) for x in ps_f + ns_f) else (
+                auc([x if math.isfinite(x) else -1e9 for x in ps_f], [x if math.isfinite(x) else -1e9 for x in ns_f])
+                if ps and ns else None),
+            "score_coverage": f"{sum(r.get('score') is not None for r in recs)}/{len(recs)}",
+            "wall_s_median": statistics.median(walls) if walls else None,
+            "wall_s_total": sum(walls),
+            "peak_rss_mb_max": max(rss) / 1024 if rss else None,
+            "peak_rss_mb_median": statistics.median(rss) / 1024 if rss else None,
+            "bytes_read_median": statistics.median(byts) if byts else None,
+            "bytes_method": sorted({m for _, m in map(_bytes, recs)}),
+        }
+        for r in recs:
+            row = rows.setdefault(r["row"], {"row": r["row"], "truth": r["truth"], "tools": {}})
+            cell = row["tools"].setdefault(t, {"n": 0, "correct": 0, "errors": 0, "abstain": 0, "raw": []})
+            cell["n"] += 1
+            cell["correct"] += int(_correct(r, r["truth"]))
+            cell["errors"] += int(r.get("error") is not None)
+            cell["abstain"] += int(r.get("related") is None and r.get("error") is None)
+            cell["raw"].append(r.get("error") or r.get("raw"))
+    order = {"repackaged": 0, "derived": 1, "independent": 2, "unrelated": 3}
+    return {"rows": sorted(rows.values(), key=lambda x: (order.get(x["truth"], 9), x["row"])), "tools": per_tool}
+
+
+def _cell(c: dict[str, Any] | None) -> str:
+    if c is None:
+        return "—"
+    s = f"{c['correct']}/{c['n']}"
+    if c["correct"] == c["n"]:
+        return f"**{s}**" if c["n"] else s
+    notes = []
+    if c["errors"]:
+        notes.append(f"{c['errors']} err")
+    if c["abstain"]:
+        notes.append(f"{c['abstain']} abst")
+    return s + (f" ({', '.join(notes)})" if notes else "") + " ✗"
+
+
+def _fmt_bytes(b: float | None) -> str:
+    if b is None:
+        return "—"
+    for unit, k in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if b >= k:
+            return f"{b / k:.1f} {unit}"
+    return f"{b:.0f} B"
+
+
+def markdown(res: dict[str, Any]) -> str:
+    s, tools = res["summary"], res["tools"]
+    names = [t for t in tools if not tools[t]["unavailable"]]
+    lines = [
+        "| transformation | label | " + " | ".join(names) + " |",
+        "|---|---|" + "---|" * len(names),
+    ]
+    for row in s["rows"]:
+        lines.append(f"| {row['row']} | {row['truth']} | "
+                     + " | ".join(_cell(row["tools"].get(t)) for t in names) + " |")  # fmt: skip
+    lines += ["", "| tool | verdict accuracy | false positives on independent/unrelated | missed related | "
+              "errors / abstentions | TPR at 1% FPR | AUC | score coverage |", "|---|---|---|---|---|---|---|---|"]
+    for t in names:
+        m = s["tools"][t]
+        f3 = lambda x: "—" if x is None else f"{x:.3f}"  # noqa: E731
+        lines.append(f"| {t} | {m['correct']}/{m['pairs']} ({100 * m['accuracy']:.0f}%) | "
+                     f"{m['false_positives_independent']}/{m['negatives']} | {m['missed_related']}/{m['positives']} | "
+                     f"{m['errors']} / {m['abstentions']} | {f3(m['tpr_at_1pct_fpr'])} | {f3(m['auc'])} | "
+                     f"{m['score_coverage']} |")  # fmt: skip
+    lines += ["", "| tool | wall time per pair, median (total) | peak RSS, median (max) | bytes read per pair, "
+              "median | how bytes were counted |", "|---|---|---|---|---|"]
+    for t in names:
+        m = s["tools"][t]
+        lines.append(f"| {t} | {m['wall_s_median']:.1f} s ({m['wall_s_total']:.0f} s) | "
+                     f"{m['peak_rss_mb_median']:.0f} MB ({m['peak_rss_mb_max']:.0f} MB) | "
+                     f"{_fmt_bytes(m['bytes_read_median'])} | {', '.join(m['bytes_method'])} |")  # fmt: skip
+    missing = [f"`{t}`: {tools[t]['unavailable']}" for t in tools if tools[t]["unavailable"]]
+    if missing:
+        lines += ["", "Not run: " + "; ".join(missing) + "."]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------------ main
+def run(pairs: list[Pair], adapters: tuple[str, ...] = ADAPTERS, *, timeout_s: float = 600,
+        log: Any = print) -> dict[str, Any]:  # fmt: skip
+    tools: dict[str, dict[str, Any]] = {}
+    pys: dict[str, Path] = {}
+    for ad in adapters:
+        name, claim, py, why = tool_status(ad)
+        tools[name] = {"adapter": ad, "claim": claim, "unavailable": why}
+        pys[name] = py
+        log(f"tool {name}: " + ("ready" if why is None else f"NOT RUN ({why})"))
+    records: list[dict[str, Any]] = []
+    t_all = time.perf_counter()
+    for i, pair in enumerate(pairs):
+        for name, info in tools.items():
+            if info["unavailable"]:
+                continue
+            rec = run_one(info["adapter"], pys[name], pair, timeout_s)
+            rec.update(tool=name, row=pair.row, truth=pair.truth, a=pair.name_a, b=pair.name_b)
+            records.append(rec)
+            ok = "ok " if _correct(rec, pair.truth) else "BAD"
+            log(f"[{i + 1}/{len(pairs)}] {ok} {name:20s} {pair.name_a} ~ {pair.name_b} ({pair.truth}): "
+                f"{rec.get('error') or rec.get('raw')} [{rec['wall_s']:.1f} s]")  # fmt: skip
+    res = {
+        "format": "taoke.bench.peers",
+        "version": 1,
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                    "loadavg_start": os.getloadavg()},  # fmt: skip
+        "seconds": time.perf_counter() - t_all,
+        "tools": tools,
+        "pairs": [p.__dict__ for p in pairs],
+        "records": records,
+    }
+    res["summary"] = summarize(records, tools)
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="one pair per kind of transformation, one independent pair")
+    ap.add_argument("--full-zoo", action="store_true", help="add the zoo's full-subset entries that are built")
+    ap.add_argument("--zoo", type=Path, default=None, help="zoo folder (default $TAOKE_DATA/zoo)")
+    ap.add_argument("--data", type=Path, default=None, help="data folder (default $TAOKE_DATA)")
+    ap.add_argument("--tools", default=",".join(a.removeprefix("adapt_") for a in ADAPTERS),
+                    help="comma-separated adapters to run")
+    ap.add_argument("--timeout", type=float, default=600, help="seconds per tool per pair")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "peers.json")
+    ap.add_argument("--md", type=Path, default=None, help="also write the Markdown tables here")
+    a = ap.parse_args(argv)
+    pairs = zoo_pairs(a.zoo, quick=a.quick, full_zoo=a.full_zoo) + real_pairs(a.data)
+    adapters = tuple(f"adapt_{t.strip()}" for t in a.tools.split(",") if t.strip())
+    res = run(pairs, adapters, timeout_s=a.timeout)
+    res["command"] = "python benchmarks/peers/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    res["mode"] = "quick" if a.quick else "full"
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(res, indent=1, default=str) + "\n")
+    md = markdown(res)
+    print(md)
+    if a.md:
+        a.md.write_text(md + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(HERE))
+    raise SystemExit(main())
