@@ -1,0 +1,110 @@
+"""Smoke tests of the peer benchmark harness (``benchmarks/peers/run.py``) on real MiniLM pairs.
+
+Fast: taoke plus the cheap peers that are installed (model-fingerprint, the Zhu et al. re-implementation) on
+three real pairs (re-packaged int8 ONNX, a permuted zoo derivative, an unrelated architecture) and one broken
+file. Slow: every installed peer on the same pairs. Peers live in ``benchmarks/.venv-peers``; when it is missing
+they are skipped with the reason the harness gives.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = ROOT / "benchmarks" / "peers"
+
+
+def _runner() -> Any:
+    sys.path.insert(0, str(HERE))
+    spec = importlib.util.spec_from_file_location("peers_run", HERE / "run.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["peers_run"] = mod  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def run_mod() -> Any:
+    return _runner()
+
+
+@pytest.fixture(scope="module")
+def pairs(run_mod: Any, data_dir: Path, minilm_dir: Path, minilm_onnx: Path, smollm2_gguf: Path) -> list[Any]:
+    from taoke.zoo.build import build_zoo
+
+    zoo = build_zoo(data_dir / "zoo", subset="fast", data_dir=data_dir, only=("minilm-perm",))
+    P = run_mod.Pair
+    return [
+        P(str(minilm_dir), str(minilm_onnx), "repackaged", "int8 ONNX", "minilm", "minilm-int8"),
+        P(str(minilm_dir), str(zoo.path_of("minilm-perm")), "derived", "permuted", "minilm", "minilm-perm"),
+        P(str(minilm_dir), str(smollm2_gguf), "unrelated", "unrelated", "minilm", "smollm2-q4_1"),
+    ]
+
+
+def _installed(run_mod: Any, adapters: tuple[str, ...]) -> tuple[tuple[str, ...], list[str]]:
+    ok, why = [], []
+    for ad in adapters:
+        name, _claim, _py, reason = run_mod.tool_status(ad)
+        (why.append(f"{name}: {reason}") if reason else ok.append(ad))
+    return tuple(ok), why
+
+
+def test_taoke_and_cheap_peers(run_mod: Any, pairs: list[Any], tmp_path: Path) -> None:
+    peers, why = _installed(run_mod, ("adapt_model_fingerprint", "adapt_zhu"))
+    broken = tmp_path / "broken" / "model.safetensors"
+    broken.parent.mkdir()
+    broken.write_bytes((10**6).to_bytes(8, "little") + b'{"x": ')  # header length beyond the file
+    bad = run_mod.Pair(pairs[0].a, str(broken.parent), "derived", "broken file", "minilm", "broken")
+    res = run_mod.run([*pairs, bad], ("adapt_taoke", *peers), timeout_s=300, log=lambda _s: None)
+    recs = {(r["tool"], r["b"]): r for r in res["records"]}
+    assert len(res["records"]) == 4 * (1 + len(peers))
+
+    # taoke is right on the three real pairs, and the broken file is an error counted as a wrong answer
+    for p in pairs:
+        r = recs[("taoke", p.name_b)]
+        assert r["error"] is None, r
+        assert r["related"] is (p.truth in run_mod.POSITIVE), r
+    assert recs[("taoke", "minilm-int8")]["raw"] == "repackaged"
+    assert recs[("taoke", "minilm-perm")]["raw"] == "derived"
+    b = recs[("taoke", "broken")]
+    assert b["error"] and b["related"] is None
+    s = res["summary"]["tools"]["taoke"]
+    assert (s["correct"], s["pairs"], s["errors"], s["missed_related"]) == (3, 4, 1, 1)
+    assert s["false_positives_independent"] == 0
+    # costs are measured for every record; taoke counts its own bytes and reads far less than the files
+    for r in res["records"]:
+        assert r["wall_s"] > 0 and r["peak_rss_kb"] > 10_000
+    size = minilm_onnx.stat().st_size + (Path(pairs[0].a) / "model.safetensors").stat().st_size
+    assert 0 < recs[("taoke", "minilm-int8")]["bytes_self"] < size
+
+    if "adapt_model_fingerprint" in peers:  # exact hashes: int8 vs F32 differ, ONNX is not a format it reads
+        mf = res["summary"]["tools"]["model-fingerprint"]
+        assert recs[("model-fingerprint", "minilm-int8")]["related"] is not True
+        assert recs[("model-fingerprint", "minilm-perm")]["related"] is False
+        assert mf["missed_related"] == 3
+    if "adapt_zhu" in peers:  # matching in the stored basis finds the permuted FFN units
+        assert recs[("zhu-csu (re-impl.)", "minilm-perm")]["related"] is True
+    md = run_mod.markdown(res)
+    assert "| taoke |" in md and "3/4" in md
+    if why:
+        pytest.skip("peers not installed: " + "; ".join(why))
+
+
+@pytest.mark.slow
+def test_every_installed_peer(run_mod: Any, pairs: list[Any]) -> None:
+    peers, why = _installed(run_mod, run_mod.ADAPTERS[1:])
+    if not peers:
+        pytest.skip("no peer installed: " + "; ".join(why))
+    res = run_mod.run(pairs, peers, timeout_s=600, log=lambda _s: None)
+    assert len(res["records"]) == len(pairs) * len(peers)
+    for r in res["records"]:
+        assert r["related"] in (True, False, None) and r["wall_s"] > 0
+        assert r["error"] is None or r["related"] is None
+    ran = {t for t, info in res["tools"].items() if info["unavailable"] is None}
+    assert set(res["summary"]["tools"]) == ran and len(ran) == len(peers)
