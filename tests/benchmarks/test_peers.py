@@ -1,8 +1,8 @@
 """Smoke tests of the peer benchmark harness (``benchmarks/peers/run.py``) on real MiniLM pairs.
 
-Fast: taoke plus the cheap peers that are installed (model-fingerprint, the Zhu et al. re-implementation) on
-three real pairs (re-packaged int8 ONNX, a permuted zoo derivative, an unrelated architecture) and one broken
-file. Slow: every installed peer on the same pairs. Peers live in ``benchmarks/.venv-peers``; when it is missing
+Fast: taoke plus model-fingerprint (when installed) on two real pairs (re-packaged int8 ONNX MiniLM, an unrelated
+architecture) and one broken file. Slow: taoke and every installed peer on three real pairs (adds a permuted zoo
+derivative). Peers live in ``benchmarks/.venv-peers``; when it is missing
 they are skipped with the reason the harness gives.
 """
 
@@ -56,42 +56,39 @@ def _installed(run_mod: Any, adapters: tuple[str, ...]) -> tuple[tuple[str, ...]
 
 
 def test_taoke_and_cheap_peers(run_mod: Any, pairs: list[Any], tmp_path: Path) -> None:
-    peers, why = _installed(run_mod, ("adapt_model_fingerprint", "adapt_zhu"))
+    peers, why = _installed(run_mod, ("adapt_model_fingerprint",))
     broken = tmp_path / "broken" / "model.safetensors"
     broken.parent.mkdir()
     broken.write_bytes((10**6).to_bytes(8, "little") + b'{"x": ')  # header length beyond the file
     bad = run_mod.Pair(pairs[0].a, str(broken.parent), "derived", "broken file", "minilm", "broken")
-    res = run_mod.run([*pairs, bad], ("adapt_taoke", *peers), timeout_s=300, log=lambda _s: None)
+    fast = [pairs[0], pairs[2], bad]  # the permuted pair runs in the slow test
+    res = run_mod.run(fast, ("adapt_taoke", *peers), timeout_s=300, log=lambda _s: None)
     recs = {(r["tool"], r["b"]): r for r in res["records"]}
-    assert len(res["records"]) == 4 * (1 + len(peers))
+    assert len(res["records"]) == 3 * (1 + len(peers))
 
-    # taoke is right on the three real pairs, and the broken file is an error counted as a wrong answer
-    for p in pairs:
+    # taoke is right on the real pairs, and the broken file is an error counted as a wrong answer
+    for p in fast[:2]:
         r = recs[("taoke", p.name_b)]
         assert r["error"] is None, r
         assert r["related"] is (p.truth in run_mod.POSITIVE), r
     assert recs[("taoke", "minilm-int8")]["raw"] == "repackaged"
-    assert recs[("taoke", "minilm-perm")]["raw"] == "derived"
     b = recs[("taoke", "broken")]
     assert b["error"] and b["related"] is None
     s = res["summary"]["tools"]["taoke"]
-    assert (s["correct"], s["pairs"], s["errors"], s["missed_related"]) == (3, 4, 1, 1)
+    assert (s["correct"], s["pairs"], s["errors"], s["missed_related"]) == (2, 3, 1, 1)
     assert s["false_positives_independent"] == 0
     # costs are measured for every record; taoke counts its own bytes and reads far less than the files
     for r in res["records"]:
         assert r["wall_s"] > 0 and r["peak_rss_kb"] > 10_000
-    size = minilm_onnx.stat().st_size + (Path(pairs[0].a) / "model.safetensors").stat().st_size
+    size = Path(pairs[0].b).stat().st_size + (Path(pairs[0].a) / "model.safetensors").stat().st_size
     assert 0 < recs[("taoke", "minilm-int8")]["bytes_self"] < size
 
     if "adapt_model_fingerprint" in peers:  # exact hashes: int8 vs F32 differ, ONNX is not a format it reads
         mf = res["summary"]["tools"]["model-fingerprint"]
-        assert recs[("model-fingerprint", "minilm-int8")]["related"] is not True
-        assert recs[("model-fingerprint", "minilm-perm")]["related"] is False
-        assert mf["missed_related"] == 3
-    if "adapt_zhu" in peers:  # matching in the stored basis finds the permuted FFN units
-        assert recs[("zhu-csu (re-impl.)", "minilm-perm")]["related"] is True
+        assert recs[("model-fingerprint", "minilm-int8")]["related"] is None  # error on ONNX
+        assert mf["missed_related"] == 2 and mf["errors"] >= 1
     md = run_mod.markdown(res)
-    assert "| taoke |" in md and "3/4" in md
+    assert "| taoke |" in md and "2/3" in md
     if why:
         pytest.skip("peers not installed: " + "; ".join(why))
 
@@ -101,10 +98,14 @@ def test_every_installed_peer(run_mod: Any, pairs: list[Any]) -> None:
     peers, why = _installed(run_mod, run_mod.ADAPTERS[1:])
     if not peers:
         pytest.skip("no peer installed: " + "; ".join(why))
-    res = run_mod.run(pairs, peers, timeout_s=600, log=lambda _s: None)
-    assert len(res["records"]) == len(pairs) * len(peers)
+    res = run_mod.run(pairs, ("adapt_taoke", *peers), timeout_s=600, log=lambda _s: None)
+    assert len(res["records"]) == len(pairs) * (1 + len(peers))
+    recs = {(r["tool"], r["b"]): r for r in res["records"]}
+    assert recs[("taoke", "minilm-perm")]["raw"] == "derived"
+    if "adapt_zhu" in peers:  # matching in the stored basis finds the permuted FFN units
+        assert recs[("zhu-csu (re-impl.)", "minilm-perm")]["related"] is True
     for r in res["records"]:
         assert r["related"] in (True, False, None) and r["wall_s"] > 0
         assert r["error"] is None or r["related"] is None
     ran = {t for t, info in res["tools"].items() if info["unavailable"] is None}
-    assert set(res["summary"]["tools"]) == ran and len(ran) == len(peers)
+    assert set(res["summary"]["tools"]) == ran and len(ran) == len(peers) + 1
