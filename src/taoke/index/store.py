@@ -345,11 +345,13 @@ class IndexStore:
         """[(model_id, bands shared)] for models sharing at least one of ``bands``, most shared first."""
         if not bands:
             return []
-        cond = " OR ".join(["(band = ? AND bucket = ?)"] * len(bands))
-        args: list[Any] = [kind]
+        # one fully indexed look-up per band (an OR of the bands made SQLite scan every row of the kind: 190 ms at
+        # 10k models, measured), then count the shared bands per model
+        one = "SELECT model_id FROM lsh WHERE kind = ? AND band = ? AND bucket = ?"
+        args: list[Any] = []
         for b, k in bands:
-            args += [b, k]
-        sql = (f"SELECT model_id, count(*) AS c FROM lsh WHERE kind = ? AND ({cond}) "
+            args += [kind, b, k]
+        sql = (f"SELECT model_id, count(*) AS c FROM ({' UNION ALL '.join([one] * len(bands))}) "
                "GROUP BY model_id ORDER BY c DESC LIMIT ?")  # fmt: skip
         return [(int(m), int(c)) for m, c in self._q(sql, (*args, limit))]
 
