@@ -31,11 +31,12 @@ What is kept (per model; SmolLM2-135M: ~4 MB, see docs/index.md):
   Rows are stored raw (int8 with a per-row scale) so the view reproduces ``mlp_parts`` exactly on those units;
 * sketches for the index (:mod:`taoke.index.sketch`): a MinHash of the regular tokens and a rotation/permutation-
   invariant descriptor of the embedding geometry for sign-random-projection LSH;
-* per-role standard deviations (from the sampled rows) for the reference std statistic.
+* per-role standard deviations (from ``STD_ROWS`` = 16 sampled full rows of each attention matrix; 64 rows were
+  2/3 of a light fingerprint's reads) for the reference std statistic.
 
 Concessions: reading the MLP units' keys needs every MLP weight, so a fingerprint reads the MLPs once (~60% of a
-dense checkpoint; the header, tokenizer, anchors and samples alone are ~1–5%; ``units=0`` gives that light
-fingerprint, which supports every test but the hidden-unit one). Memory is bounded by one layer's MLP, not by the
+dense checkpoint; the header, tokenizer, anchors and samples alone are ~2–5%, see ``benchmarks/index``;
+``units=0`` gives that light fingerprint, which supports every test but the hidden-unit one). Memory is bounded by one layer's MLP, not by the
 model. Attention heads are not kept (the unit test does not use them). MoE experts are not fingerprinted (the
 full-weight unit test does not use them either).
 """
@@ -67,7 +68,7 @@ SAMPLE_ROWS = 8
 SAMPLE_COLS = 128
 ANCHOR_MOD = 32
 ANCHOR_CAP = 4096
-STD_ROWS = 64
+STD_ROWS = 16
 
 
 def _role_seed(role: str, shape: tuple[int, ...]) -> int:
