@@ -20,7 +20,8 @@ def mlp_parts(view: WeightView, layer: int) -> dict[str, np.ndarray]:
     """The layer's MLP as unit-indexed row blocks, in the residual basis *after* the pre-MLP norm gain is folded in.
 
     Returns ``{"up": (n, d), "down": (n, d), "gate": (n, d)?}``: row ``u`` of each is hidden unit ``u``'s read
-    (gate/up) or write (down, i.e. the transposed down projection) vector. Folding the norm gain (``W·diag(g)``)
+    (gate/up) or write (down, i.e. the transposed down projection) vector. In a mixture-of-experts layer the units
+    of all experts are stacked (an upcycled copy then matches each unit of the dense parent to one of its copies). Folding the norm gain (``W·diag(g)``)
     makes the result invariant to a model that folded its norms into the weights (rotation attacks do).
     """
     out: dict[str, np.ndarray] = {}
@@ -28,16 +29,23 @@ def mlp_parts(view: WeightView, layer: int) -> dict[str, np.ndarray]:
     gain = None
     if view.has(f"{pre}.norm.mlp"):
         gain = view.get(f"{pre}.norm.mlp").astype(np.float32).reshape(-1) + norm_offset(view)
-    for part in ("up", "gate"):
-        role = f"{pre}.mlp.{part}"
-        if view.has(role):
-            w = view.get(role).astype(np.float32)
-            if gain is not None and gain.shape[0] == w.shape[1]:
-                w = w * gain[None, :]
-            out[part] = w
-    role = f"{pre}.mlp.down"
-    if view.has(role):
-        out["down"] = np.ascontiguousarray(view.get(role).astype(np.float32).T)
+    prefixes = [f"{pre}.mlp"]
+    if not view.has(f"{pre}.mlp.up"):  # mixture of experts: the layer's units are all experts' units together
+        prefixes = []
+        while view.has(f"{pre}.mlp.experts.{len(prefixes)}.up"):
+            prefixes.append(f"{pre}.mlp.experts.{len(prefixes)}")
+    for part in ("up", "gate", "down"):
+        roles = [f"{p}.{part}" for p in prefixes]
+        if not roles or not all(view.has(r) for r in roles):
+            continue
+        ws = [view.get(r).astype(np.float32) for r in roles]
+        if part == "down":
+            out[part] = np.ascontiguousarray(np.concatenate([w.T for w in ws], axis=0))
+            continue
+        w = np.concatenate(ws, axis=0)
+        if gain is not None and gain.shape[0] == w.shape[1]:
+            w = w * gain[None, :]
+        out[part] = w
     return out
 
 

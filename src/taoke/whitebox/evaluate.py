@@ -191,7 +191,7 @@ def markdown(summary: dict[str, Any]) -> str:
     lines += ["", "| method | AUC | TPR at 1% FPR | highest score of an independent pair | coverage (pos / neg) |",
               "|---|---|---|---|---|"]  # fmt: skip
     for name, m in summary["methods"].items():
-        f = lambda x: "—" if x is None else f"{x:.3f}"  # noqa: E731
+        f = lambda x: "—" if x is None else f"{x + 0.0:.3f}"  # noqa: E731
         lines.append(f"| {name} | {f(m['auc'])} | {f(m['tpr_at_1pct_fpr'])} | {f(m['max_negative'])} | "
                      f"{m['coverage_pos']} / {m['coverage_neg']} |")  # fmt: skip
     return "\n".join(lines)
