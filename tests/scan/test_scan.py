@@ -78,7 +78,7 @@ def test_dask_scan_over_http_recovers_zoo_parents(tmp_path: Path, data_dir: Path
     with serve_directory(smollm2_gguf.parent) as srv:
         url = srv.url(smollm2_gguf.name)
         locs = [url, str(minilm_onnx)] + [str(zoo.path_of(n)) for n in names]
-        with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None) as lc, \
+        with LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=":0") as lc, \
                 Client(lc) as client:  # fmt: skip
             res = run_scan(locs, tmp_path / "z.db", cluster="dask-local", client=client)
         assert res.count("done") == len(locs), res.to_dict()

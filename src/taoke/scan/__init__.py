@@ -214,7 +214,7 @@ def _run_dask(todo: list[str], cluster: str, workers: int, units: int,
     if client is None:
         if cluster == "dask-local":
             lc = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=workers > 1,
-                              dashboard_address=None)  # fmt: skip
+                              dashboard_address=":0")  # fmt: skip
             client = Client(lc)
         elif cluster.startswith("tcp://"):
             client = Client(cluster)
