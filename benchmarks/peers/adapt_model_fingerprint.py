@@ -47,5 +47,10 @@ def compare(a: Path, b: Path) -> Outcome:
     common = sum((Counter(da) & Counter(db)).values())
     share = common / max(len(da), len(db), 1)
     same = fa == fb
-    return Outcome(same, "same fingerprint" if same else "different fingerprint", share, None,
-                   {"fingerprint_a": fa[:16], "fingerprint_b": fb[:16], "shared_tensors": common})
+    return Outcome(
+        same,
+        "same fingerprint" if same else "different fingerprint",
+        share,
+        None,
+        {"fingerprint_a": fa[:16], "fingerprint_b": fb[:16], "shared_tensors": common},
+    )

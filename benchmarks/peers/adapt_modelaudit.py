@@ -67,6 +67,11 @@ def compare(a: Path, b: Path) -> Outcome:
         f.prepare(str(_with_tokenizer_config(as_model_dir(p))))
         fps.append(f.get_fingerprint())
     res = REEFFingerprinter().compare(fps[0], fps[1])
-    return Outcome(bool(res.is_derived), f"{'derived' if res.is_derived else 'not derived'} (CKA "
-                   f"{res.similarity:.3f}, threshold {res.threshold})", float(res.similarity), None,
-                   {"layer_cka": res.details.get("layer_cka")})
+    return Outcome(
+        bool(res.is_derived),
+        f"{'derived' if res.is_derived else 'not derived'} (CKA "
+        f"{res.similarity:.3f}, threshold {res.threshold})",
+        float(res.similarity),
+        None,
+        {"layer_cka": res.details.get("layer_cka")},
+    )

@@ -49,5 +49,10 @@ def compare(a: Path, b: Path) -> Outcome:
     v = verdict.verdict.value
     related = True if v in RELATED else False if v in NOT_RELATED else None
     read = sum(int(getattr(s, "bytes_read", 0)) for s in opened)
-    return Outcome(related, v, verdict.probability, read,
-                   {"features": ev.features(), "notes": list(ev.notes)[:3] + list(verdict.notes)[:2]})
+    return Outcome(
+        related,
+        v,
+        verdict.probability,
+        read,
+        {"features": ev.features(), "notes": list(ev.notes)[:3] + list(verdict.notes)[:2]},
+    )

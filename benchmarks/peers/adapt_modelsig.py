@@ -33,11 +33,24 @@ def compare(a: Path, b: Path) -> Outcome:
     fps = []
     for i, p in enumerate((a, b)):
         d = as_model_dir(p)
-        fp = build_fingerprint(model_id=f"m{i}-{d.name}", local_path=str(d), fx_trace=False, hook_capture=False,
-                               quant_path=False, fast=False, timeout=60, trust_remote_code=False,
-                               layer_sig=False)
+        fp = build_fingerprint(
+            model_id=f"m{i}-{d.name}",
+            local_path=str(d),
+            fx_trace=False,
+            hook_capture=False,
+            quant_path=False,
+            fast=False,
+            timeout=60,
+            trust_remote_code=False,
+            layer_sig=False,
+        )
         fps.append(fp)
     cov = compute_coverage(fps[0], fps[1])
     iso = str(cov["isomorphism"])
-    return Outcome(iso == "ISOMORPHIC", f"{iso} / {cov['substitution_verdict']}", float(cov["coverage_rate"]),
-                   None, {"isomorphism": iso, "sources": [getattr(f, "source", "?") for f in fps]})
+    return Outcome(
+        iso == "ISOMORPHIC",
+        f"{iso} / {cov['substitution_verdict']}",
+        float(cov["coverage_rate"]),
+        None,
+        {"isomorphism": iso, "sources": [getattr(f, "source", "?") for f in fps]},
+    )

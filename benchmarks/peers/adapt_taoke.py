@@ -36,5 +36,10 @@ def compare(a: Path, b: Path, truth: str = "derived", transform: str = "") -> Ou
     score = r.unit_score
     if score is not None and math.isinf(score):
         score = 1e6  # re-packaged: the unit test was skipped (as `taoke eval` caps it)
-    return Outcome(related, r.verdict, score, r.bytes_read,
-                   {"log10_p": r.log10_p, "std_corr": r.std_corr, "strict_correct": r.correct})
+    return Outcome(
+        related,
+        r.verdict,
+        score,
+        r.bytes_read,
+        {"log10_p": r.log10_p, "std_corr": r.std_corr, "strict_correct": r.correct},
+    )

@@ -26,7 +26,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-
 from _common import Outcome, weights_file
 
 TOOL = "zhu-csu (re-impl.)"
@@ -112,5 +111,10 @@ def compare(a: Path, b: Path) -> Outcome:
         raise RuntimeError("no layer pair with equal up-projection shapes")
     lp = fisher_log10(ps)
     related = lp < math.log10(ALPHA)
-    return Outcome(related, f"{'dependent' if related else 'independent'} (log10 p = {lp:.1f}, {len(ps)} layers)",
-                   -lp, ra + rb, {"layers": len(ps), "log10_p": lp})
+    return Outcome(
+        related,
+        f"{'dependent' if related else 'independent'} (log10 p = {lp:.1f}, {len(ps)} layers)",
+        -lp,
+        ra + rb,
+        {"layers": len(ps), "log10_p": lp},
+    )

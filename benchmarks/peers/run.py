@@ -151,10 +151,14 @@ def run_one(adapter: str, py: Path, pair: Pair, timeout_s: float) -> dict[str, A
         wall = time.perf_counter() - t0
         marker = [ln for ln in p.stdout.splitlines() if ln.startswith("@@RESULT@@")]
         if marker:
-            rec = json.loads(marker[-1][len("@@RESULT@@"):])
+            rec = json.loads(marker[-1][len("@@RESULT@@") :])
         else:
             tail = (p.stderr.strip().splitlines() or [f"exit {p.returncode}"])[-1]
-            rec = {"related": None, "raw": "crash", "error": f"process died (exit {p.returncode}): {tail[:200]}"}
+            rec = {
+                "related": None,
+                "raw": "crash",
+                "error": f"process died (exit {p.returncode}): {tail[:200]}",
+            }
     except subprocess.TimeoutExpired:
         wall = time.perf_counter() - t0
         rec = {"related": None, "raw": "timeout", "error": f"timed out after {timeout_s:.0f} s"}
@@ -205,9 +209,16 @@ def summarize(records: list[dict[str, Any]], tools: dict[str, dict[str, Any]]) -
             "errors": sum(r.get("error") is not None for r in recs),
             "abstentions": sum(r.get("related") is None and r.get("error") is None for r in recs),
             "tpr_at_1pct_fpr": tpr_at_fpr(ps_f, ns_f) if ps and ns else None,
-            "auc": auc(ps_f, ns_f) if ps and ns and all(math.isfinite(x) for x in ps_f + ns_f) else (
-                auc([x if math.isfinite(x) else -1e9 for x in ps_f], [x if math.isfinite(x) else -1e9 for x in ns_f])
-                if ps and ns else None),
+            "auc": auc(ps_f, ns_f)
+            if ps and ns and all(math.isfinite(x) for x in ps_f + ns_f)
+            else (
+                auc(
+                    [x if math.isfinite(x) else -1e9 for x in ps_f],
+                    [x if math.isfinite(x) else -1e9 for x in ns_f],
+                )
+                if ps and ns
+                else None
+            ),
             "score_coverage": f"{sum(r.get('score') is not None for r in recs)}/{len(recs)}",
             "wall_s_median": statistics.median(walls) if walls else None,
             "wall_s_total": sum(walls),
@@ -225,7 +236,10 @@ def summarize(records: list[dict[str, Any]], tools: dict[str, dict[str, Any]]) -
             cell["abstain"] += int(r.get("related") is None and r.get("error") is None)
             cell["raw"].append(r.get("error") or r.get("raw"))
     order = {"repackaged": 0, "derived": 1, "independent": 2, "unrelated": 3}
-    return {"rows": sorted(rows.values(), key=lambda x: (order.get(x["truth"], 9), x["row"])), "tools": per_tool}
+    return {
+        "rows": sorted(rows.values(), key=lambda x: (order.get(x["truth"], 9), x["row"])),
+        "tools": per_tool,
+    }
 
 
 def _cell(c: dict[str, Any] | None) -> str:
@@ -261,8 +275,12 @@ def markdown(res: dict[str, Any]) -> str:
     for row in s["rows"]:
         lines.append(f"| {row['row']} | {row['truth']} | "
                      + " | ".join(_cell(row["tools"].get(t)) for t in names) + " |")  # fmt: skip
-    lines += ["", "| tool | verdict accuracy | false positives on independent/unrelated | missed related | "
-              "errors / abstentions | TPR at 1% FPR | AUC | score coverage |", "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| tool | verdict accuracy | false positives on independent/unrelated | missed related | "
+        "errors / abstentions | TPR at 1% FPR | AUC | score coverage |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for t in names:
         m = s["tools"][t]
         f3 = lambda x: "—" if x is None else f"{x:.3f}"  # noqa: E731
@@ -270,8 +288,12 @@ def markdown(res: dict[str, Any]) -> str:
                      f"{m['false_positives_independent']}/{m['negatives']} | {m['missed_related']}/{m['positives']} | "
                      f"{m['errors']} / {m['abstentions']} | {f3(m['tpr_at_1pct_fpr'])} | {f3(m['auc'])} | "
                      f"{m['score_coverage']} |")  # fmt: skip
-    lines += ["", "| tool | wall time per pair, median (total) | peak RSS, median (max) | bytes read per pair, "
-              "median | how bytes were counted |", "|---|---|---|---|---|"]
+    lines += [
+        "",
+        "| tool | wall time per pair, median (total) | peak RSS, median (max) | bytes read per pair, "
+        "median | how bytes were counted |",
+        "|---|---|---|---|---|",
+    ]
     for t in names:
         m = s["tools"][t]
         lines.append(f"| {t} | {m['wall_s_median']:.1f} s ({m['wall_s_total']:.0f} s) | "
@@ -308,8 +330,11 @@ def run(pairs: list[Pair], adapters: tuple[str, ...] = ADAPTERS, *, timeout_s: f
     res = {
         "format": "taoke.bench.peers",
         "version": 1,
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                    "loadavg_start": os.getloadavg()},  # fmt: skip
+        "machine": {
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "loadavg_start": os.getloadavg(),
+        },  # fmt: skip
         "seconds": time.perf_counter() - t_all,
         "tools": tools,
         "pairs": [p.__dict__ for p in pairs],
@@ -319,14 +344,32 @@ def run(pairs: list[Pair], adapters: tuple[str, ...] = ADAPTERS, *, timeout_s: f
     return res
 
 
+def _clean(x: Any) -> Any:
+    """Strict JSON: non-finite floats become the strings "inf", "-inf", "nan"."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return "nan" if math.isnan(x) else ("inf" if x > 0 else "-inf")
+    if isinstance(x, dict):
+        return {k: _clean(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_clean(v) for v in x]
+    return x
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="one pair per kind of transformation, one independent pair")
-    ap.add_argument("--full-zoo", action="store_true", help="add the zoo's full-subset entries that are built")
+    ap.add_argument(
+        "--quick", action="store_true", help="one pair per kind of transformation, one independent pair"
+    )
+    ap.add_argument(
+        "--full-zoo", action="store_true", help="add the zoo's full-subset entries that are built"
+    )
     ap.add_argument("--zoo", type=Path, default=None, help="zoo folder (default $TAOKE_DATA/zoo)")
     ap.add_argument("--data", type=Path, default=None, help="data folder (default $TAOKE_DATA)")
-    ap.add_argument("--tools", default=",".join(a.removeprefix("adapt_") for a in ADAPTERS),
-                    help="comma-separated adapters to run")
+    ap.add_argument(
+        "--tools",
+        default=",".join(a.removeprefix("adapt_") for a in ADAPTERS),
+        help="comma-separated adapters to run",
+    )
     ap.add_argument("--timeout", type=float, default=600, help="seconds per tool per pair")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "peers.json")
     ap.add_argument("--md", type=Path, default=None, help="also write the Markdown tables here")
@@ -337,7 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     res["command"] = "python benchmarks/peers/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
     res["mode"] = "quick" if a.quick else "full"
     a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(res, indent=1, default=str) + "\n")
+    a.out.write_text(json.dumps(_clean(res), indent=1, default=str, allow_nan=False) + "\n")
     md = markdown(res)
     print(md)
     if a.md:
