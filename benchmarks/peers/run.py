@@ -45,9 +45,6 @@ ADAPTERS = ("adapt_taoke", "adapt_modeldna", "adapt_zhu", "adapt_modelaudit", "a
 POSITIVE = ("repackaged", "derived")
 QUICK = ("smollm2-f32", "smollm2-renamed", "smollm2-noise-0.01", "smollm2-noise-0.3", "smollm2-perm",
          "smollm2-rotate", "smollm2-layer-subset", "smollm2-finetune", "minilm-perm")  # fmt: skip
-NOT_INSTALLABLE = {
-    # name on the registry -> why there is no row for it
-}
 
 
 @dataclass(frozen=True)
