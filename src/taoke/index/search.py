@@ -1,9 +1,10 @@
 """Nearest ancestors: LSH shortlist from the index, then the exact white-box tests on fingerprints.
 
-First cut (no row scan): models with the same exact-sample digest (identical copies), then models sharing an SRP
-band of the embedding descriptor (``w`` buckets), topped up by models sharing a tokenizer MinHash band (``t``)
-when there are fewer than ``shortlist``, then by models of the same shapes (hidden size, vocabulary, depth; an
-indexed look-up that finds re-packaged copies without a tokenizer, whose sketches differ); the union is ranked by descriptor Hamming similarity and MinHash Jaccard
+First cut (no row scan): models with the same exact-sample digest (identical copies), models sharing an SRP
+band of the embedding descriptor (``w`` buckets) and models sharing a tokenizer MinHash band (``t``), topped up
+when there are fewer than ``shortlist`` by models of the same shapes (hidden size and depth, same vocabulary size
+first; an indexed look-up that finds re-packaged copies without a tokenizer and vocabulary edits, whose sketches
+need not collide); the union is ranked by descriptor Hamming similarity and MinHash Jaccard
 read from ``sketches`` (a few hundred small rows), and the best ``shortlist`` go on. Second cut: the exact tests
 (:func:`taoke.whitebox.compare.gather_evidence` on :class:`~taoke.index.view.FingerprintView` s) and the
 calibrated verdict (:func:`taoke.verdict.decide`) for each, with results cached in the index.
@@ -98,12 +99,13 @@ def shortlist(store: IndexStore, fp: Fingerprint, *, size: int = 20, exclude: in
     if sig is not None:
         for mid, _c in store.bucket_hits("w", srp_bands(sig), pool):
             found.setdefault(mid, "w")
-    if mh is not None and len(found) < size + 1:
+    if mh is not None:
         for mid, _c in store.bucket_hits("t", token_bands(mh), pool):
             found.setdefault(mid, "t")
     if len(found) < size + 1:  # same shapes: copies without a tokenizer (e.g. a bare ONNX export) land here
         cfg = fp.header.get("config", {})
-        for mid in store.by_shape(cfg.get("hidden_size"), cfg.get("vocab_size"), fp.header.get("layers"), pool):
+        hidden, layers = cfg.get("hidden_size"), fp.header.get("layers")
+        for mid in store.by_shape(hidden, cfg.get("vocab_size"), layers, pool) + store.by_shape(hidden, None, layers, pool):
             found.setdefault(mid, "shape")
     found.pop(exclude, None) if exclude is not None else None
     sk = store.sketches(list(found))

@@ -334,10 +334,14 @@ class IndexStore:
         return [int(r[0]) for r in self._q("SELECT id FROM models WHERE content_digest = ?", (digest,))]
 
     def by_shape(self, hidden: int | None, vocab: int | None, layers: int | None, limit: int) -> list[int]:
-        """Models with the same hidden size, vocabulary size and depth (indexed look-up: re-packaged copies keep
-        every shape, even when they carry no tokenizer and their anchors differ)."""
-        if hidden is None or vocab is None:
+        """Models with the same hidden size and depth, and the same vocabulary size unless ``vocab`` is None
+        (indexed look-up: re-packaged copies keep every shape even without a tokenizer; vocabulary edits keep the
+        hidden size and depth)."""
+        if hidden is None:
             return []
+        if vocab is None:
+            return [int(r[0]) for r in self._q("SELECT id FROM models WHERE hidden = ? AND layers IS ? ORDER BY id "
+                                               "LIMIT ?", (hidden, layers, limit))]  # fmt: skip
         return [int(r[0]) for r in self._q("SELECT id FROM models WHERE hidden = ? AND vocab = ? AND layers IS ? "
                                            "ORDER BY id LIMIT ?", (hidden, vocab, layers, limit))]  # fmt: skip
 

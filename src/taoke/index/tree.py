@@ -16,7 +16,8 @@ Direction — the rule, in order (weights alone cannot orient a function-preserv
 3. *Derived clusters.* In a connected component of related clusters, the root cluster is the one with most
    copies (the original is the one people re-package), then the highest mean similarity to the other clusters
    (independent edits of one original are closer to it than to each other), then a card. Other clusters attach
-   greedily (Prim) to the already placed cluster they are most similar to; a cluster's root gets as parent the
+   greedily (Prim) to the already placed cluster they are most similar to (similarities within ``SIM_TIE`` are
+   ties, broken by the placed cluster's size, then centrality); a cluster's root gets as parent the
    finest-precision, standard-named member of that cluster.
 
 Similarity is :func:`taoke.index.search.compare_views`'s (matched |cos| × share of layers matched).
@@ -33,6 +34,7 @@ from taoke.index.search import RELATED, compare_views, shortlist
 from taoke.index.store import IndexStore
 
 _PRECISION_FALLBACK = 0.5
+SIM_TIE = 0.005  # similarities closer than this are ties (resolution of fingerprint unit similarities)
 
 
 def _precision(dtype: str) -> float:
@@ -226,9 +228,14 @@ def _orient(info: dict[int, dict[str, Any]], edges: dict[tuple[int, int], dict[s
         placed = [root]
         rest = [c for c in cls if c != root]
         while rest:
-            best = max(((c, p) for c in rest for p in placed),
-                       key=lambda cp: (round(csim(*cp), 3), len(order_in[cp[1]]), round(centrality(cp[1]), 3),
-                                       -cp[1]))  # fmt: skip
+            cands = [(c, p) for c in rest for p in placed]
+            top = max(csim(*cp) for cp in cands)
+            # similarities closer than SIM_TIE are not told apart (32 int8 units per layer): among those, the more
+            # copied / more central cluster is the likelier parent (two noisy copies of one original measured 0.001
+            # apart in the wrong order on the zoo)
+            near = [cp for cp in cands if csim(*cp) >= top - SIM_TIE]
+            best = max(near, key=lambda cp: (len(order_in[cp[1]]), round(centrality(cp[1]), 3), round(csim(*cp), 3),
+                                             -cp[1]))  # fmt: skip
             c, p = best
             if csim(c, p) <= 0:  # not directly related to any placed cluster: attach via any related member
                 linked = [(c2, p2) for c2 in rest for p2 in placed if any(e(a, b) for a in order_in[c2] for b in order_in[p2])]
