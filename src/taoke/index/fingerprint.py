@@ -375,8 +375,8 @@ def _fingerprint(m: Any, *, units: int, name: str | None, location: str) -> Fing
     if units > 0:
         for i in range(m.layers):
             parts = mlp_parts(m, i)
-            if "up" not in parts:
-                continue
+            if "up" not in parts or any(f"layers.{i}.mlp.{p}" not in refs for p in parts):
+                continue  # e.g. an MoE layer: its experts are not fingerprinted (module docstring)
             key = unit_key(parts)
             k = min(units, key.shape[0])
             sel = np.sort(np.argsort(-key, kind="stable")[:k])
