@@ -228,7 +228,7 @@ class Fingerprint:
     def to_bytes(self) -> bytes:
         buf = io.BytesIO()
         hdr = np.frombuffer(json.dumps(self.header, sort_keys=True).encode(), dtype=np.uint8)
-        np.savez_compressed(buf, __header__=hdr, **{k: np.ascontiguousarray(v) for k, v in self.arrays.items()})
+        np.savez_compressed(buf, __header__=hdr, **{k: np.ascontiguousarray(v) for k, v in self.arrays.items()})  # type: ignore[arg-type]
         return buf.getvalue()
 
     def save(self, path: str | os.PathLike[str]) -> Path:

@@ -28,7 +28,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -385,7 +385,7 @@ class IndexStore:
     # -- scan state -----------------------------------------------------------------------------------------
     @staticmethod
     def _scan_mark(con: sqlite3.Connection, location: str, status: str, reason: str | None, model_id: int | None,
-                   header: dict[str, Any] | None) -> None:  # fmt: skip
+                   header: Mapping[str, Any] | None) -> None:  # fmt: skip
         src = (header or {}).get("source", {})
         con.execute(
             "INSERT OR REPLACE INTO scan VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

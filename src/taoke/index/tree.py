@@ -234,9 +234,9 @@ def _orient(info: dict[int, dict[str, Any]], edges: dict[tuple[int, int], dict[s
             # copied / more central cluster is the likelier parent (two noisy copies of one original measured 0.001
             # apart in the wrong order on the zoo)
             near = [cp for cp in cands if csim(*cp) >= top - SIM_TIE]
-            best = max(near, key=lambda cp: (len(order_in[cp[1]]), round(centrality(cp[1]), 3), round(csim(*cp), 3),
-                                             -cp[1]))  # fmt: skip
-            c, p = best
+            pair: tuple[int, int] = max(near, key=lambda cp: (len(order_in[cp[1]]), round(centrality(cp[1]), 3),
+                                                               round(csim(*cp), 3), -cp[1]))  # fmt: skip
+            c, p = pair
             if csim(c, p) <= 0:  # not directly related to any placed cluster: attach via any related member
                 linked = [(c2, p2) for c2 in rest for p2 in placed if any(e(a, b) for a in order_in[c2] for b in order_in[p2])]
                 if not linked:
@@ -251,9 +251,9 @@ def _orient(info: dict[int, dict[str, Any]], edges: dict[tuple[int, int], dict[s
 
     kids: dict[int, list[int]] = {i: [] for i in ids}
     for i in ids:
-        p = parent[i][0]
-        if p is not None:
-            kids[p].append(i)
+        pi = parent[i][0]
+        if pi is not None:
+            kids[pi].append(i)
     nodes = {
         i: Node(i, info[i]["name"], info[i]["location"], parent[i][0], parent[i][1], parent[i][2], parent[i][3],
                 parent[i][4], info[i]["dtype"], tuple(sorted(kids[i], key=lambda j: info[j]["name"])))
@@ -274,7 +274,11 @@ def _break_cycles(nodes: dict[int, Node]) -> None:
         if x is None:
             continue
         cyc = seen[seen.index(x) :]
-        weakest = min(cyc, key=lambda i: nodes[i].similarity if nodes[i].similarity is not None else math.inf)
+        def strength(i: int) -> float:
+            s = nodes[i].similarity
+            return math.inf if s is None else float(s)
+
+        weakest = min(cyc, key=strength)
         n = nodes[weakest]
         p = nodes[n.parent] if n.parent is not None else None
         if p is not None:
