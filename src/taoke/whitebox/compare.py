@@ -142,8 +142,9 @@ def gather_evidence(a: Any, b: Any, *, seed: int = 0, units: int = 256, full: bo
     if exact.repackaged and not full:
         notes.append("unit test skipped: every tensor matches within storage precision")
     else:
-        la = [mlp_parts(a, i) for i in range(a.layers)]
-        lb = [mlp_parts(b, i) for i in range(b.layers)]
+        # held as float16 (halves peak memory; matching and cosines are computed in float32 per layer)
+        la = [_half(mlp_parts(a, i)) for i in range(a.layers)]
+        lb = [_half(mlp_parts(b, i)) for i in range(b.layers)]
         if not la or not lb or any("up" not in p for p in la + lb):
             notes.append("MLP up/down roles missing on at least one side: unit test not possible")
         else:
@@ -151,7 +152,9 @@ def gather_evidence(a: Any, b: Any, *, seed: int = 0, units: int = 256, full: bo
             if ids is not None:
                 alignment = align_by_embeddings(a, b, ids[0], ids[1], rng=rng)
                 r = alignment.R
-                lb = [{k: v @ r for k, v in p.items()} for p in lb]
+                for p in lb:  # in place: never two copies of B's MLPs at once
+                    for k in list(p):
+                        p[k] = (p[k].astype(np.float32) @ r).astype(np.float16)
             elif a.config.hidden_size == b.config.hidden_size:
                 notes.append("no alignment: comparing in the stored bases (a rotated copy would be missed)")
             else:
@@ -168,6 +171,10 @@ def gather_evidence(a: Any, b: Any, *, seed: int = 0, units: int = 256, full: bo
         (a.bytes_read, b.bytes_read), (a.file_size, b.file_size), time.time() - t0, tuple(notes),
         (_fmt(a), _fmt(b)),
     )  # fmt: skip
+
+
+def _half(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: v.astype(np.float16) for k, v in parts.items()}
 
 
 def _fmt(m: Any) -> str:

@@ -57,6 +57,7 @@ def log10_agreement_tail(k: int) -> float:
 
 
 def _normalize(x: np.ndarray) -> np.ndarray:
+    x = x.astype(np.float32, copy=False)
     n = np.linalg.norm(x, axis=1, keepdims=True)
     return (x / np.maximum(n, 1e-12)).astype(np.float32)
 
@@ -165,7 +166,9 @@ def screen_layers(
     out = np.zeros((la, lb), dtype=np.float64)
     sizes = [x.shape[0] for x in reads_b]
     bounds = np.cumsum([0] + sizes)
-    allb = np.concatenate([_normalize(x) for x in reads_b], axis=0).T.copy()  # (d, sum units): one product per layer
+    allb = np.empty((reads_b[0].shape[1], int(bounds[-1])), dtype=np.float32)  # (d, all units): one product per layer
+    for j, x in enumerate(reads_b):
+        allb[:, bounds[j] : bounds[j + 1]] = _normalize(x).T
     for i, ra in enumerate(reads_a):
         k = min(sample, ra.shape[0])
         pick = rng.choice(ra.shape[0], size=k, replace=False)
