@@ -122,3 +122,18 @@ def test_licence_table_and_bad_input(tmp_path: Path, capsys) -> None:  # type: i
     assert rc == 3 and err.count("\n") == 1
     rc = main(["audit", str(tmp_path), "--against", str(tmp_path / "idx")])
     assert rc in (2, 3) and capsys.readouterr().err.count("\n") == 1
+
+
+def test_against_index_finds_the_undeclared_ancestor(minilm_dir: Path, data_dir: Path, tmp_path: Path,
+                                                     capsys) -> None:  # type: ignore[no-untyped-def]
+    """`--against INDEX`: the index shortlists the real MiniLM for a noised zoo copy with no declared base."""
+    from taoke.zoo.build import build_zoo
+
+    zoo = build_zoo(data_dir / "zoo", subset="fast", data_dir=data_dir, only=("minilm-noise",))
+    db = tmp_path / "idx.db"
+    assert main(["index", "add", str(minilm_dir), "--index", str(db)]) == 0
+    capsys.readouterr()
+    rc = main(["audit", str(zoo.path_of("minilm-noise")), "--against", str(db), "--no-tokenizer", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 10 and out["status"] == "undeclared-derivation"
+    assert [d["verdict"] for d in out["detections"]] == ["derived"]

@@ -18,7 +18,6 @@ from rich.table import Table
 
 from taoke.cli._output import JSON_OPTION_HELP, emit, err_console
 from taoke.cli.report_cmd import REPORT_HELP
-from taoke.errors import UsageError
 
 _COLOURS = {"consistent": "green", "undeclared-derivation": "red", "declared-unsupported": "red",
             "inconclusive": "yellow"}
@@ -69,10 +68,11 @@ def audit_cmd(
     """Declared origin vs detected lineage: undeclared derivation, unsupported claims, licence checklist."""
     from taoke.audit import audit
 
-    detections = _index_detections(against, model) if against is not None else ()
+    candidates = list(candidate)
+    if against is not None:
+        candidates += [c for c in _index_candidates(against, model) if c not in candidates]
     with err_console.status("auditing…", spinner="dots") if not as_json else _Null():
-        res = audit(model, candidates=tuple(candidate), detections=detections, tokenizer=not no_tokenizer,
-                    seed=seed, alpha=alpha)
+        res = audit(model, candidates=tuple(candidates), tokenizer=not no_tokenizer, seed=seed, alpha=alpha)
     d = res.to_dict()
     if report is not None:
         from taoke.cli.report_cmd import write_cli_report
@@ -83,15 +83,22 @@ def audit_cmd(
         raise typer.Exit(res.exit_code)
 
 
-def _index_detections(index: Path, model: str) -> tuple:  # type: ignore[type-arg]
-    """Hook for the fingerprint index: its search hits become :class:`taoke.audit.Detection` values."""
+def _index_candidates(index: Path, model: str, k: int = 5) -> list[str]:
+    """Related models the fingerprint index finds for ``model`` (their locations become audit candidates, each
+    then checked with the full-weight comparison)."""
+    from taoke.index.fingerprint import make_fingerprint
+    from taoke.index.search import search
+    from taoke.index.store import open_store
+
+    store = open_store(index, readonly=True)
     try:
-        from taoke.index import search as _search  # type: ignore[attr-defined]  # noqa: F401
-    except ImportError:
-        raise UsageError("searching an index is not available in this build of taoke", subject=str(index),
-                         hint="give candidate ancestors with --candidate MODEL") from None
-    raise UsageError("index search is not wired into the audit yet", subject=str(index),
-                     hint="give candidate ancestors with --candidate MODEL")
+        hits = search(store, make_fingerprint(model), k=k)
+    finally:
+        store.close()
+    locs = [h.location for h in hits if h.related and h.location]
+    if not locs:
+        err_console.print(f"[dim]note: the index {index} holds no model related to {model}[/]")
+    return locs
 
 
 class _Null:
