@@ -38,15 +38,9 @@ def derive_variant(src: Path, qtype: str, dst: Path | None = None) -> Path:
     arch = reader.fields["general.architecture"].contents()
     tmp = dst.with_suffix(".tmp")
     w = gguf.GGUFWriter(str(tmp), arch)
-    for name, field in reader.fields.items():
-        if name.startswith("GGUF.") or name == "general.architecture":
-            continue
-        if name == "general.file_type":
-            w.add_uint32(name, _FILE_TYPE[qtype])
-            continue
-        vtype = field.types[0]
-        sub = field.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
-        w.add_key_value(name, field.contents(), vtype, sub_type=sub)
+    from taoke.zoo.export import copy_gguf_metadata
+
+    copy_gguf_metadata(reader, w, file_type=_FILE_TYPE[qtype])
     target = gguf.GGMLQuantizationType[qtype]
     for t in reader.tensors:
         arr = gguf.quants.dequantize(np.asarray(t.data), t.tensor_type).astype(np.float32)

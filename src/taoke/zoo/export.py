@@ -69,6 +69,22 @@ def permute_rope(w: np.ndarray, n_head: int) -> np.ndarray:
     return w.reshape(n_head, 2, rows // n_head // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
+def copy_gguf_metadata(reader: Any, writer: Any, *, file_type: int) -> None:
+    """Copy every typed key/value of a ``gguf.GGUFReader`` into a ``gguf.GGUFWriter`` (architecture and the
+    reader's own ``GGUF.*`` keys excluded), recording ``file_type`` as the new ``general.file_type``."""
+    import gguf
+
+    for key, f in reader.fields.items():
+        if key.startswith("GGUF.") or key == "general.architecture":
+            continue
+        if key == "general.file_type":
+            writer.add_uint32(key, file_type)
+            continue
+        vtype = f.types[0]
+        sub = f.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
+        writer.add_key_value(key, f.contents(), vtype, sub_type=sub)
+
+
 def _open_gguf(path: Path):  # -> gguf.GGUFReader
     import gguf
 
@@ -214,15 +230,7 @@ def write_llama_gguf(
     src = _open_gguf(template_gguf)
     tmp = _tmp(path)
     writer = gguf.GGUFWriter(str(tmp), arch="llama")
-    for key, f in src.fields.items():
-        if key.startswith("GGUF.") or key == "general.architecture":
-            continue
-        if key == "general.file_type":
-            writer.add_uint32(key, _FILE_TYPES[qtype])
-            continue
-        vtype = f.types[0]
-        sub = f.types[-1] if vtype == gguf.GGUFValueType.ARRAY else None
-        writer.add_key_value(key, f.contents(), vtype, sub_type=sub)
+    copy_gguf_metadata(src, writer, file_type=_FILE_TYPES[qtype])
     qt = getattr(gguf.GGMLQuantizationType, qtype)
     for name, arr in state.items():
         a = np.ascontiguousarray(arr, dtype=np.float32)
