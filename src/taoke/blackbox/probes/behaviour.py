@@ -16,15 +16,14 @@ Cost: ``len(QUERIES)`` queries (8), ``max_tokens`` 48.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from taoke.blackbox._data import load_versioned_json
 from taoke.blackbox.client import ChatClient, ChatRequest, Ledger
 from taoke.blackbox.embed import embed
 from taoke.errors import ProbeError
@@ -46,19 +45,9 @@ QUERIES: tuple[tuple[str, str], ...] = (
 
 
 def load_references(path: Path | None = None) -> dict[str, Any]:
-    try:
-        if path is None:
-            text = resources.files("taoke").joinpath("data", "blackbox_references.json").read_text("utf-8")
-        else:
-            text = Path(path).read_text("utf-8")
-        refs = json.loads(text)
-    except (OSError, ValueError) as e:
-        raise ProbeError(f"cannot read behavioural references: {e}", subject=str(path or "taoke/data"),
-                         hint="rebuild them with `taoke probe db build --references`") from None
-    if refs.get("format") != REF_FORMAT or refs.get("version") != REF_VERSION:
-        raise ProbeError("behavioural references of another format/version", subject=str(path or "taoke/data"),
-                         hint="rebuild them with `taoke probe db build --references`")
-    return refs
+    return load_versioned_json("blackbox_references.json", path, fmt=REF_FORMAT, version=REF_VERSION,
+                               what="behavioural references", error=ProbeError,
+                               hint="rebuild them with `taoke probe db build --references`")
 
 
 @dataclass(frozen=True)

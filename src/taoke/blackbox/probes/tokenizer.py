@@ -21,14 +21,13 @@ Cost: ``len(strings) + 1`` queries (1 token generated each); in the shipped tabl
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from taoke.blackbox._data import load_versioned_json
 from taoke.blackbox.client import ChatClient, ChatRequest, Ledger
 from taoke.errors import TokenizerError
 
@@ -135,19 +134,9 @@ def build_table(data_root: Path, *, log: Callable[[str], None] = lambda s: None)
 
 def load_table(path: Path | None = None) -> dict[str, Any]:
     """The shipped table (or ``path``), checked for format and version."""
-    try:
-        if path is None:
-            text = resources.files("taoke").joinpath("data", "blackbox_tokcounts.json").read_text("utf-8")
-        else:
-            text = Path(path).read_text("utf-8")
-        t = json.loads(text)
-    except (OSError, ValueError) as e:
-        raise TokenizerError(f"cannot read the tokenizer count table: {e}", subject=str(path or "taoke/data"),
-                             hint="rebuild it with `taoke probe db build`") from None
-    if t.get("format") != TABLE_FORMAT or t.get("version") != TABLE_VERSION:
-        raise TokenizerError("tokenizer count table of another format/version", subject=str(path or "taoke/data"),
-                             hint="rebuild it with `taoke probe db build`")
-    return t
+    return load_versioned_json("blackbox_tokcounts.json", path, fmt=TABLE_FORMAT, version=TABLE_VERSION,
+                               what="tokenizer count table", error=TokenizerError,
+                               hint="rebuild it with `taoke probe db build`")
 
 
 def tokenizer_classes(table: dict[str, Any]) -> list[tuple[tuple[str, ...], tuple[int, ...]]]:
