@@ -127,9 +127,11 @@ class _Handler(BaseHTTPRequestHandler):
                     chunk = f.read(min(left, 64 * 1024))
                     if not chunk:
                         break
-                    self.wfile.write(chunk)
+                    # count before writing: once the client holds the bytes the counter already
+                    # includes them, so a test reading it right after a request sees no lag
                     with self.state.lock:
                         self.state.bytes_sent += len(chunk)
+                    self.wfile.write(chunk)
                     left -= len(chunk)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
