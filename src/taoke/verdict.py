@@ -6,7 +6,10 @@ Verdicts (``Verdict.kind``):
 * ``repackaged`` — same roles and shapes, every tensor equal within the precision of the storage formats
   (another format, dtype, quantisation, names or orientation);
 * ``derived`` — the hidden-unit agreement test rejects independence at ``alpha`` (default 1e-6) on a majority of
-  interior layers; the layer map says which layers of B come from which of A;
+  interior layers; the layer map says which layers of B come from which of A. Also (without a p-value) when at
+  least two weight matrices agree within storage precision on informative sampled values but not all tensors match — a partial
+  copy (e.g. an up-cycled MoE that kept attention and embeddings); ``taoke eval`` counts how often that fires on
+  independent pairs (never, so far);
 * ``independent-same-architecture`` — same architecture, no weight dependence found (architecture reuse is
   legitimate and is not derivation);
 * ``unrelated`` — different architectures and no weight dependence;
@@ -93,6 +96,15 @@ def decide(ev: Evidence, *, alpha: float = DEFAULT_ALPHA) -> Verdict:
             f"derived ({_p_text(ut.log10_p)}): B's weights descend from A's, or both from a common ancestor; "
             f"{len(sig)} of {n_b} layers of B match layers of A ({_ranges(sig)})",
             ut.log10_p, alpha, tuple(sig), ev,
+        )  # fmt: skip
+    shared = ex.shared_matrices if ex is not None else ()
+    if len(shared) >= 2:
+        unit = "" if ut is None else f"; hidden-unit test {_p_text(ut.log10_p)}"
+        return Verdict(
+            "derived",
+            f"derived (partial copy): {len(shared)} of {ex.compared} compared weight matrices agree within storage "
+            f"precision on sampled values — independent training does not produce equal matrices{unit}",
+            None, alpha, tuple(sig), ev,
         )  # fmt: skip
     if ut is not None:
         same = ev.arch.same_architecture

@@ -28,7 +28,9 @@ What is kept (per model; SmolLM2-135M: ~4 MB, see docs/index.md):
   rescalings of the zoo (``up·c``, ``down/c``); it is stable under noise (measured on SmolLM2: 27–31 of the top 32
   units survive σ = 0.3·std noise, 32/32 at 0.01). A copy therefore keeps (mostly) the same units, and the
   hidden-unit agreement test of :mod:`taoke.whitebox.units` runs on them (its 1/k! bound holds for any subset).
-  Rows are stored raw (int8 with a per-row scale) so the view reproduces ``mlp_parts`` exactly on those units;
+  In an MoE layer the experts' units are stacked first (as the full-weight test does) and the top units of the
+  whole layer kept. Rows are stored as ``mlp_parts`` gives them (int8 with a per-row scale), so the view serves
+  exactly what the full-weight test would see on those units;
 * sketches for the index (:mod:`taoke.index.sketch`): a MinHash of the regular tokens and a rotation/permutation-
   invariant descriptor of the embedding geometry for sign-random-projection LSH;
 * per-role standard deviations (from ``STD_ROWS`` = 16 sampled full rows of each attention matrix; 64 rows were
@@ -37,8 +39,8 @@ What is kept (per model; SmolLM2-135M: ~4 MB, see docs/index.md):
 Concessions: reading the MLP units' keys needs every MLP weight, so a fingerprint reads the MLPs once (~60% of a
 dense checkpoint; the header, tokenizer, anchors and samples alone are ~2–5%, see ``benchmarks/index``;
 ``units=0`` gives that light fingerprint, which supports every test but the hidden-unit one). Memory is bounded by one layer's MLP, not by the
-model. Attention heads are not kept (the unit test does not use them). MoE experts are not fingerprinted (the
-full-weight unit test does not use them either).
+model. Attention heads are not kept (the unit test does not use them). Experts stored stacked in one tensor
+(GGUF ``*_exps``) get no exact sample (their units are kept like any MoE layer's).
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ import numpy as np
 from taoke.errors import CorruptFile, ReaderError, TaokeError
 
 FORMAT = "taoke.fingerprint"
-VERSION = 1
+VERSION = 2  # 2: unit rows stored as mlp_parts gives them (gain folded, MoE experts stacked)
 SUFFIX = ".tkfp"
 
 DEFAULT_UNITS = 32
@@ -329,7 +331,7 @@ def _fingerprint(m: Any, *, units: int, name: str | None, location: str) -> Fing
             dtype = "?"
         roles[role] = {"name": ref.name, "shape": list(shape), "dtype": dtype, "how": str(ref.how),
                        "transposed": bool(ref.transposed)}  # fmt: skip
-        if ref.stack_index is not None:  # stacked experts: not fingerprinted (see module docstring)
+        if ref.stack_index is not None:  # stacked experts: no exact sample (see module docstring)
             continue
         rows, cols = sample_cells(role, shape)
         full = _full_if_transposed(m, ref, role)
@@ -374,22 +376,17 @@ def _fingerprint(m: Any, *, units: int, name: str | None, location: str) -> Fing
     unit_layers: list[int] = []
     if units > 0:
         for i in range(m.layers):
+            # the layer's units as the unit test sees them (norm gain folded; in an MoE layer all experts' units
+            # stacked), so the view serves exactly what mlp_parts gives on the weights, restricted to these units
             parts = mlp_parts(m, i)
-            if "up" not in parts or any(f"layers.{i}.mlp.{p}" not in refs for p in parts):
-                continue  # e.g. an MoE layer: its experts are not fingerprinted (module docstring)
+            if "up" not in parts:
+                continue
             key = unit_key(parts)
             k = min(units, key.shape[0])
             sel = np.sort(np.argsort(-key, kind="stable")[:k])
             arrays[f"ui.{i}"] = sel.astype(np.int32)
-            for part in ("up", "gate"):
-                if part in parts:
-                    prole = f"layers.{i}.mlp.{part}"
-                    full = _full_if_transposed(m, refs[prole], prole)
-                    raw = np.asarray(m.get(prole, rows=sel) if full is None else full[sel], dtype=np.float32)
-                    del full
-                    arrays[f"u.{i}.{part}"], arrays[f"us.{i}.{part}"] = _q8(raw)
-            if "down" in parts:  # mlp_parts' down is already raw (no gain folded): unit rows = down columns
-                arrays[f"u.{i}.down"], arrays[f"us.{i}.down"] = _q8(parts["down"][sel])
+            for part, x in parts.items():
+                arrays[f"u.{i}.{part}"], arrays[f"us.{i}.{part}"] = _q8(x[sel])
             unit_layers.append(i)
             del parts
 

@@ -30,7 +30,9 @@ def compare_views(a: Any, b: Any, *, seed: int = 0) -> dict[str, Any]:
 
     ``similarity`` orders related pairs for the tree: 2 for identical, 1.5 for re-packaged, and for derived
     pairs the mean matched |cos| of the read vectors over B's layers, times the share of layers matched
-    (a layer subset is less similar than a noisy full copy).
+    (a layer subset is less similar than a noisy full copy). ``shared_tensors`` is the share of roles whose
+    sampled values agree within storage precision (the tree's tie-breaker: a child shares more tensors
+    unchanged with its parent than with its parent's other children).
     """
     from taoke.verdict import decide
     from taoke.whitebox.compare import gather_evidence
@@ -46,9 +48,12 @@ def compare_views(a: Any, b: Any, *, seed: int = 0) -> dict[str, Any]:
         sig = {lb for lb, _la in v.derived_layers}
         cov = len(sig) / max(a.layers, b.layers, 1)
         sim = float(np.mean([m.matched_cos for m in ms])) * cov if v.kind == "derived" else 0.0
+    ex = v.evidence.exact
+    shared = 0.0 if ex is None else sum(d.within for d in ex.diffs) / max(ex.roles_a, ex.roles_b, 1)
     return {
         "kind": v.kind,
         "sentence": v.sentence,
+        "shared_tensors": round(shared, 4),
         "log10_p": None if v.log10_p is None else round(float(v.log10_p), 2),
         "similarity": round(sim, 5),
         "layers_matched": len(v.derived_layers),

@@ -17,7 +17,8 @@ Direction — the rule, in order (weights alone cannot orient a function-preserv
    copies (the original is the one people re-package), then the highest mean similarity to the other clusters
    (independent edits of one original are closer to it than to each other), then a card. Other clusters attach
    greedily (Prim) to the already placed cluster they are most similar to (similarities within ``SIM_TIE`` are
-   ties, broken by the placed cluster's size, then centrality); a cluster's root gets as parent the
+   ties, broken by the share of tensors left unchanged between the two, then the placed cluster's size, then
+   centrality); a cluster's root gets as parent the
    finest-precision, standard-named member of that cluster.
 
 Similarity is :func:`taoke.index.search.compare_views`'s (matched |cos| × share of layers matched).
@@ -220,6 +221,10 @@ def _orient(info: dict[int, dict[str, Any]], edges: dict[tuple[int, int], dict[s
             s = [(e(a, b) or {}).get("similarity", 0.0) or 0.0 for a in order_in[c1] for b in order_in[c2]]
             return max(s) if s else 0.0
 
+        def cshare(c1: int, c2: int) -> float:
+            s = [(e(a, b) or {}).get("shared_tensors", 0.0) or 0.0 for a in order_in[c1] for b in order_in[c2]]
+            return max(s) if s else 0.0
+
         def centrality(c: int, cls: list[int] = cls) -> float:
             return sum(csim(c, o) for o in cls if o != c) / (len(cls) - 1)
 
@@ -230,12 +235,15 @@ def _orient(info: dict[int, dict[str, Any]], edges: dict[tuple[int, int], dict[s
         while rest:
             cands = [(c, p) for c in rest for p in placed]
             top = max(csim(*cp) for cp in cands)
-            # similarities closer than SIM_TIE are not told apart (32 int8 units per layer): among those, the more
-            # copied / more central cluster is the likelier parent (two noisy copies of one original measured 0.001
-            # apart in the wrong order on the zoo)
+            # similarities closer than SIM_TIE are not told apart (32 int8 units per layer): among those, the pair
+            # sharing more unchanged tensors (a child shares more with its parent than with a sibling: C changed X,
+            # sibling S changed Y → C shares 1-|X| with the parent, 1-|X∪Y| with S), then the more copied / more
+            # central cluster is the likelier parent (two noisy copies of one original measured 0.001 apart in the
+            # wrong order on the zoo)
             near = [cp for cp in cands if csim(*cp) >= top - SIM_TIE]
-            pair: tuple[int, int] = max(near, key=lambda cp: (len(order_in[cp[1]]), round(centrality(cp[1]), 3),
-                                                               round(csim(*cp), 3), -cp[1]))  # fmt: skip
+            pair: tuple[int, int] = max(near, key=lambda cp: (round(cshare(*cp), 3), len(order_in[cp[1]]),
+                                                               round(centrality(cp[1]), 3), round(csim(*cp), 3),
+                                                               -cp[1]))  # fmt: skip
             c, p = pair
             if csim(c, p) <= 0:  # not directly related to any placed cluster: attach via any related member
                 linked = [(c2, p2) for c2 in rest for p2 in placed if any(e(a, b) for a in order_in[c2] for b in order_in[p2])]

@@ -9,8 +9,8 @@ white-box code looks for (``embed_rows_available`` in :mod:`taoke.whitebox.compa
 * ``get(role, rows)`` for any other row request of a 2-D role → the stored exact sample (fixed rows and columns
   that depend only on the shape, identical in every fingerprint). The exact test draws its own random rows; a
   fingerprint answers with its fixed cells on both sides, which is a different sample of the same tensor;
-* ``get("layers.i.mlp.{up,gate,down}")`` (no rows) → the canonical units only, so ``mlp_parts`` returns the
-  units chosen at fingerprint time (down as ``(d, units)``, i.e. the kept columns);
+* ``unit_parts(layer)`` (the hook :func:`taoke.whitebox._view.mlp_parts` looks for) → the canonical units only,
+  as ``mlp_parts`` would give them on the weights;
 * 1-D roles (norm gains, biases) in full;
 * a whole square matrix (asked for by the exact test's transposition check) → NaN: not held.
 
@@ -153,6 +153,19 @@ class FingerprintView:
             raise TensorNotFound(f"no standard deviation kept for {role!r}", subject=self.path)
         return float(s)
 
+    def unit_parts(self, layer: int, parts: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+        """Hook for :func:`taoke.whitebox._view.mlp_parts`: the canonical units kept for ``layer``, as
+        ``mlp_parts`` gives them on the weights (gain folded, MoE experts stacked) but only those units."""
+        a = self.fp.arrays
+        out = {
+            part: _dq8(a[f"u.{layer}.{part}"], a[f"us.{layer}.{part}"])
+            for part in ("up", "gate", "down")
+            if (parts is None or part in parts) and f"u.{layer}.{part}" in a
+        }
+        if "up" not in out and (parts is None or "up" in parts):
+            raise self._missing(f"layers.{layer}.mlp", "the canonical units")
+        return out
+
     def _missing(self, role: str, what: str) -> TensorNotFound:
         return TensorNotFound(
             f"{role}: {what} is not kept in the fingerprint", subject=self.path,
@@ -169,14 +182,6 @@ class FingerprintView:
             if sample is None:
                 raise self._missing(role, "this tensor")
             return sample if rows is None else sample[np.asarray(rows) if not isinstance(rows, slice) else rows]
-        parts = role.rsplit(".", 1)
-        if rows is None and role.startswith("layers.") and ".mlp." in role and parts[-1] in ("up", "gate", "down"):
-            layer = int(role.split(".")[1])
-            key = f"u.{layer}.{parts[-1]}"
-            if key not in a:
-                raise self._missing(role, "the canonical units")
-            x = _dq8(a[key], a[f"us.{layer}.{parts[-1]}"])
-            return np.ascontiguousarray(x.T) if parts[-1] == "down" else x
         if rows is not None:
             # the alignment asks for anchor rows of the embedding; every other row request is the exact test's,
             # answered with the fixed sample (the same cells in every fingerprint, see ``sample_cells``)

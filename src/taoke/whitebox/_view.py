@@ -16,14 +16,18 @@ class WeightView(Protocol):
     def get(self, role: str, rows: Any = None) -> np.ndarray: ...
 
 
-def mlp_parts(view: WeightView, layer: int) -> dict[str, np.ndarray]:
+def mlp_parts(view: WeightView, layer: int, parts: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
     """The layer's MLP as unit-indexed row blocks, in the residual basis *after* the pre-MLP norm gain is folded in.
 
     Returns ``{"up": (n, d), "down": (n, d), "gate": (n, d)?}``: row ``u`` of each is hidden unit ``u``'s read
     (gate/up) or write (down, i.e. the transposed down projection) vector. In a mixture-of-experts layer the units
     of all experts are stacked (an upcycled copy then matches each unit of the dense parent to one of its copies). Folding the norm gain (``W·diag(g)``)
     makes the result invariant to a model that folded its norms into the weights (rotation attacks do).
+    ``parts`` restricts what is read (e.g. ``("up",)``); None reads all three.
     """
+    own = getattr(view, "unit_parts", None)  # a fingerprint serves the units it kept (taoke.index.view)
+    if own is not None:
+        return dict(own(layer, parts))
     out: dict[str, np.ndarray] = {}
     pre = f"layers.{layer}"
     gain = None
@@ -35,6 +39,8 @@ def mlp_parts(view: WeightView, layer: int) -> dict[str, np.ndarray]:
         while view.has(f"{pre}.mlp.experts.{len(prefixes)}.up"):
             prefixes.append(f"{pre}.mlp.experts.{len(prefixes)}")
     for part in ("up", "gate", "down"):
+        if parts is not None and part not in parts:
+            continue
         roles = [f"{p}.{part}" for p in prefixes]
         if not roles or not all(view.has(r) for r in roles):
             continue
@@ -47,6 +53,11 @@ def mlp_parts(view: WeightView, layer: int) -> dict[str, np.ndarray]:
             w = w * gain[None, :]
         out[part] = w
     return out
+
+
+def has_mlp(view: WeightView, layer: int) -> bool:
+    """Whether ``mlp_parts`` can give the layer's read vectors (a dense ``up`` or a first expert's)."""
+    return view.has(f"layers.{layer}.mlp.up") or view.has(f"layers.{layer}.mlp.experts.0.up")
 
 
 def norm_offset(view: WeightView) -> float:

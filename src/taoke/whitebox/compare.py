@@ -16,11 +16,11 @@ from typing import Any
 import numpy as np
 
 from taoke.io.base import ModelConfig
-from taoke.whitebox._view import mlp_parts
+from taoke.whitebox._view import has_mlp, mlp_parts
 from taoke.whitebox.align import Alignment, align_by_embeddings
 from taoke.whitebox.exact import ExactResult, compare_tensors
 from taoke.whitebox.stdfp import StdFingerprint, std_fingerprint
-from taoke.whitebox.units import UnitTestResult, unit_test
+from taoke.whitebox.units import UnitTestResult, unit_test_streamed
 
 ARCH_KEYS = ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim", "intermediate_size", "norm_type")
 ARCH_INFO_KEYS = ("architecture", "vocab_size", "activation", "rope_theta", "max_position", "tie_embeddings",
@@ -142,25 +142,25 @@ def gather_evidence(a: Any, b: Any, *, seed: int = 0, units: int = 256, full: bo
     if exact.repackaged and not full:
         notes.append("unit test skipped: every tensor matches within storage precision")
     else:
-        # held as float16 (halves peak memory; matching and cosines are computed in float32 per layer)
-        la = [_half(mlp_parts(a, i)) for i in range(a.layers)]
-        lb = [_half(mlp_parts(b, i)) for i in range(b.layers)]
-        if not la or not lb or any("up" not in p for p in la + lb):
+        if a.layers == 0 or b.layers == 0 or not all(has_mlp(v, i) for v in (a, b) for i in range(v.layers)):
             notes.append("MLP up/down roles missing on at least one side: unit test not possible")
         else:
             ids = _shared_ids(a, b, va, vb, notes)
+            r: np.ndarray | None = None
             if ids is not None:
                 alignment = align_by_embeddings(a, b, ids[0], ids[1], rng=rng)
                 r = alignment.R
-                for p in lb:  # in place: never two copies of B's MLPs at once
-                    for k in list(p):
-                        p[k] = (p[k].astype(np.float32) @ r).astype(np.float16)
             elif a.config.hidden_size == b.config.hidden_size:
                 notes.append("no alignment: comparing in the stored bases (a rotated copy would be missed)")
-            else:
-                lb = []
-            if lb:
-                ut = unit_test(la, lb, rng=rng, units=units)
+            if ids is not None or a.config.hidden_size == b.config.hidden_size:
+                # streamed: one layer of each model in memory at a time (bounded by a layer, not by depth)
+                def load_b(j: int, parts: tuple[str, ...] | None) -> dict[str, np.ndarray]:
+                    p = mlp_parts(b, j, parts)
+                    return p if r is None else {k: v @ r for k, v in p.items()}
+
+                ut = unit_test_streamed(
+                    a.layers, b.layers, lambda i, parts: mlp_parts(a, i, parts), load_b, rng=rng, units=units
+                )
     sfp = None
     try:
         sfp = std_fingerprint(a, b)
@@ -171,10 +171,6 @@ def gather_evidence(a: Any, b: Any, *, seed: int = 0, units: int = 256, full: bo
         (a.bytes_read, b.bytes_read), (a.file_size, b.file_size), time.time() - t0, tuple(notes),
         (_fmt(a), _fmt(b)),
     )  # fmt: skip
-
-
-def _half(parts: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    return {k: v.astype(np.float16) for k, v in parts.items()}
 
 
 def _fmt(m: Any) -> str:

@@ -51,6 +51,7 @@ class RoleDiff:
     tolerance: float
     identical: bool
     transposed: bool = False
+    informative: bool = True  # enough distinct sampled values (≥ 64, ≥ 16 distinct) that a match is no coincidence
 
     @property
     def within(self) -> bool:
@@ -67,6 +68,7 @@ class RoleDiff:
             "identical": self.identical,
             "within_precision": self.within,
             "transposed": self.transposed,
+            "informative": self.informative,
         }
 
 
@@ -91,6 +93,17 @@ class ExactResult:
     @property
     def repackaged(self) -> bool:
         return self.same_role_set and all(d.within for d in self.diffs)
+
+    @property
+    def shared_matrices(self) -> tuple[RoleDiff, ...]:
+        """2-D roles whose informative sampled values (≥ 64, ≥ 16 distinct) agree within storage precision: copied
+        matrices. Independent training does not produce one (relative error ≈ 1.4 against tolerances ≤ 0.1; 0 on
+        every independent pair of ``taoke eval``); a partial copy (an up-cycled MoE keeping attention and
+        embeddings, a model with a new MLP) does."""
+        return tuple(
+            d for d in self.diffs
+            if (d.identical or d.rel_err <= min(d.tolerance, 0.5)) and d.informative and len(d.shape) == 2
+        )  # fmt: skip
 
     @property
     def worst(self) -> RoleDiff | None:
@@ -167,8 +180,10 @@ def compare_tensors(a: object, b: object, *, rng: np.random.Generator, rows: int
     def diff(ra: str, rb: str, shape: tuple[int, ...], xa: np.ndarray, xb: np.ndarray, tr: bool) -> RoleDiff:
         dts = (_dtype(a, ra), _dtype(b, rb))
         label = rb if ra == rb else f"{rb} = A:{ra}"
+        same = bool(np.array_equal(xa, xb))
+        informative = bool(xa.size >= 64 and np.unique(xa).size >= 16)
         return RoleDiff(label, shape, dts, int(xa.shape[0]) if xa.ndim else 1, _rel(xa, xb), tolerance(*dts),
-                        bool(np.array_equal(xa, xb)), tr)  # fmt: skip
+                        same, tr, informative)  # fmt: skip
 
     diffs: list[RoleDiff] = []
     if not (_is_fallback(a) or _is_fallback(b)):

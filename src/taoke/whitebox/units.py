@@ -31,12 +31,14 @@ per-layer map (so layer subsets, duplications and partial copies show).
 
 Concessions: attention heads are not matched (MLP units carry the test); the screen uses ``sample`` read vectors
 per layer and the agreement test a seeded sample of ``units`` A-units per layer (matched against all of B's
-units; the 1/k! bound holds for any subset); matrices are held in float32.
+units; the 1/k! bound holds for any subset); matrices are held in float32, one layer of each model at a time
+(:func:`unit_test_streamed`).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -158,23 +160,34 @@ class UnitTestResult:
         }
 
 
+LayerLoader = Callable[[int, "tuple[str, ...] | None"], dict[str, np.ndarray]]
+
+
 def screen_layers(
     reads_a: list[np.ndarray], reads_b: list[np.ndarray], *, rng: np.random.Generator, sample: int = 16
 ) -> np.ndarray:
     """(L_A, L_B) matrix: mean over sampled A read-vectors of the best |cos| among a B layer's read-vectors."""
-    la, lb = len(reads_a), len(reads_b)
-    out = np.zeros((la, lb), dtype=np.float64)
-    sizes = [x.shape[0] for x in reads_b]
-    bounds = np.cumsum([0] + sizes)
-    allb = np.empty((reads_b[0].shape[1], int(bounds[-1])), dtype=np.float32)  # (d, all units): one product per layer
-    for j, x in enumerate(reads_b):
-        allb[:, bounds[j] : bounds[j + 1]] = _normalize(x).T
-    for i, ra in enumerate(reads_a):
+    return _screen(len(reads_a), len(reads_b), reads_a.__getitem__, reads_b.__getitem__, rng=rng, sample=sample)
+
+
+def _screen(
+    n_a: int, n_b: int, read_a: Callable[[int], np.ndarray], read_b: Callable[[int], np.ndarray], *,
+    rng: np.random.Generator, sample: int,
+) -> np.ndarray:  # fmt: skip
+    # A: keep only the sampled read vectors of each layer; B: one layer at a time (memory: one layer + samples)
+    picks: list[np.ndarray] = []
+    for i in range(n_a):
+        ra = read_a(i)
         k = min(sample, ra.shape[0])
-        pick = rng.choice(ra.shape[0], size=k, replace=False)
-        c = np.abs(_normalize(ra[pick]) @ allb)
-        for j in range(lb):
-            out[i, j] = float(c[:, bounds[j] : bounds[j + 1]].max(axis=1).mean())
+        picks.append(_normalize(ra[rng.choice(ra.shape[0], size=k, replace=False)]))
+        del ra
+    bounds = np.cumsum([0] + [x.shape[0] for x in picks])
+    sa = np.concatenate(picks, axis=0)
+    out = np.zeros((n_a, n_b), dtype=np.float64)
+    for j in range(n_b):
+        best = np.abs(sa @ _normalize(read_b(j)).T).max(axis=1)
+        for i in range(n_a):
+            out[i, j] = float(best[bounds[i] : bounds[i + 1]].mean())
     return out
 
 
@@ -188,18 +201,38 @@ def unit_test(
 ) -> UnitTestResult:
     """Run the screen and the agreement test. ``parts_*[layer]`` = ``{"up","down"[,"gate"]: (units, d)}``, with B
     already mapped into A's residual basis (see :mod:`taoke.whitebox.align`)."""
+    return unit_test_streamed(
+        len(parts_a), len(parts_b), lambda i, _p=None: parts_a[i], lambda j, _p=None: parts_b[j],
+        rng=rng, sample=sample, units=units,
+    )  # fmt: skip
+
+
+def unit_test_streamed(
+    n_a: int,
+    n_b: int,
+    load_a: LayerLoader,
+    load_b: LayerLoader,
+    *,
+    rng: np.random.Generator,
+    sample: int = 16,
+    units: int = 256,
+) -> UnitTestResult:
+    """:func:`unit_test` on layers loaded on demand: ``load_x(layer, parts)`` returns that layer's parts (only
+    ``parts``, e.g. ``("up",)``, when given; all when None), B already in A's basis. At most one layer of each model
+    is held at a time, so memory is bounded by a layer, not by depth; the read vectors are loaded twice (screen,
+    then test) — the price of that bound. Same random draws, hence the same result, as the list form."""
     read_key = "up"
-    reads_a = [p[read_key] for p in parts_a]
-    reads_b = [p[read_key] for p in parts_b]
-    screen = screen_layers(reads_a, reads_b, rng=rng, sample=sample)
-    la = len(parts_a)
+    screen = _screen(
+        n_a, n_b, lambda i: load_a(i, (read_key,))[read_key], lambda j: load_b(j, (read_key,))[read_key],
+        rng=rng, sample=sample,
+    )  # fmt: skip
     matches: list[LayerMatch] = []
-    for j, pb in enumerate(parts_b):
+    for j in range(n_b):
         i = int(np.argmax(screen[:, j]))
-        pa = parts_a[i]
-        n_a = pa[read_key].shape[0]
-        if n_a > units:
-            keep = np.sort(rng.choice(n_a, size=units, replace=False))
+        pa, pb = load_a(i, None), load_b(j, None)
+        n_a_units = pa[read_key].shape[0]
+        if n_a_units > units:
+            keep = np.sort(rng.choice(n_a_units, size=units, replace=False))
             pa = {k: v[keep] for k, v in pa.items()}
         kinds = [k for k in ("gate", "up", "down") if k in pa and k in pb]
         pis: dict[str, np.ndarray] = {}
@@ -214,14 +247,15 @@ def unit_test(
             agree = int(np.sum((pis[x] == pis[y]) & (pis[x] >= 0)))
             if agree > best or best_pair == ("-", "-"):
                 best, best_pair = agree, (x, y)
-        log10_p = log10_agreement_tail(best) + math.log10(max(1, len(pairs))) + math.log10(la)
+        log10_p = log10_agreement_tail(best) + math.log10(max(1, len(pairs))) + math.log10(n_a)
         matches.append(
             LayerMatch(
-                layer_b=j, layer_a=i, units_a=n_a, units_b=pb[read_key].shape[0],
+                layer_b=j, layer_a=i, units_a=n_a_units, units_b=pb[read_key].shape[0],
                 agreement=best, parts=best_pair, matched_cos=cos_read, screen=float(screen[i, j]),
                 log10_p=min(0.0, log10_p), tested_units=pa[read_key].shape[0],
             )  # fmt: skip
         )
+        del pa, pb
     interior = interior_layers(len(matches))
     model_p = majority_log10_p([matches[j].log10_p for j in interior])
     return UnitTestResult(tuple(matches), screen, model_p, tuple(interior))
