@@ -32,10 +32,12 @@ class Alignment:
 
 
 def _prep(e: np.ndarray) -> np.ndarray:
-    e = e.astype(np.float64)
-    e = e - e.mean(axis=0, keepdims=True)
-    n = np.linalg.norm(e, axis=1, keepdims=True)
-    return e / np.maximum(n, 1e-12)
+    """Centred, row-normalised float32 copy (float32 halves the memory of the float64 this used; the fit is the same
+    to ~1e-6)."""
+    x = np.array(e, dtype=np.float32)
+    x -= x.mean(axis=0, keepdims=True, dtype=np.float64).astype(np.float32)
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return x
 
 
 def procrustes(ea: np.ndarray, eb: np.ndarray) -> Alignment:
@@ -43,16 +45,20 @@ def procrustes(ea: np.ndarray, eb: np.ndarray) -> Alignment:
 
     >>> rng = np.random.default_rng(0)
     >>> ea = rng.standard_normal((500, 8)); q, _ = np.linalg.qr(rng.standard_normal((8, 8)))
-    >>> round(procrustes(ea, ea @ q.T).fit_cosine, 6)
+    >>> round(procrustes(ea, ea @ q.T).fit_cosine, 5)
     1.0
     """
-    a = _prep(ea)
-    b = _prep(eb)
-    u, _s, vt = np.linalg.svd(b.T @ a, full_matrices=False)
-    r = u @ vt  # (d_B, d_A)
+    return _procrustes(_prep(ea), _prep(eb))
+
+
+def _procrustes(a: np.ndarray, b: np.ndarray) -> Alignment:
+    u, _s, vt = np.linalg.svd((b.T @ a).astype(np.float64), full_matrices=False)
+    r = (u @ vt).astype(np.float32)  # (d_B, d_A)
     fit = b @ r
-    cos = np.sum(fit * a, axis=1) / np.maximum(np.linalg.norm(fit, axis=1) * np.linalg.norm(a, axis=1), 1e-12)
-    return Alignment(r.astype(np.float32), int(a.shape[0]), float(np.mean(cos)), "procrustes-shared-tokens")
+    num = np.einsum("ij,ij->i", fit, a)
+    den = np.sqrt(np.einsum("ij,ij->i", fit, fit)) * np.sqrt(np.einsum("ij,ij->i", a, a))
+    cos = num / np.maximum(den, 1e-12)
+    return Alignment(r, int(a.shape[0]), float(np.mean(cos, dtype=np.float64)), "procrustes-shared-tokens")
 
 
 def align_by_embeddings(
@@ -64,10 +70,11 @@ def align_by_embeddings(
     rng: np.random.Generator,
     max_tokens: int = 8192,
 ) -> Alignment:
-    """Read only the shared tokens' embedding rows of both models and align B's basis to A's."""
+    """Read only the shared tokens' embedding rows of both models and align B's basis to A's (one side's raw rows
+    in memory at a time, then its centred float32 copy)."""
     if len(ids_a) > max_tokens:
         pick = np.sort(rng.choice(len(ids_a), size=max_tokens, replace=False))
         ids_a, ids_b = ids_a[pick], ids_b[pick]
-    ea = view_a.get("embed", rows=ids_a)  # type: ignore[attr-defined]
-    eb = view_b.get("embed", rows=ids_b)  # type: ignore[attr-defined]
-    return procrustes(ea, eb)
+    a = _prep(view_a.get("embed", rows=ids_a))  # type: ignore[attr-defined]
+    b = _prep(view_b.get("embed", rows=ids_b))  # type: ignore[attr-defined]
+    return _procrustes(a, b)
