@@ -63,3 +63,14 @@ def test_index_cli_add_search_tree_list_rm(fps, tmp_path: Path, capsys) -> None:
     rc = main(["index", "rm", "nope", "--index", str(db)])
     err = capsys.readouterr().err
     assert rc != 0 and err.count("\n") == 1 and "nope" in err
+
+
+def test_index_add_skips_a_bad_target_and_keeps_the_rest(fps, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    db = tmp_path / "i.db"
+    bad = tmp_path / "cut.tkfp"
+    bad.write_bytes(Path(fps["minilm"]).read_bytes()[:3000])
+    rc = main(["index", "add", str(bad), str(fps["tiny-0"]), "--index", str(db)])
+    cap = capsys.readouterr()
+    assert rc == 3 and cap.err.count("\n") == 1 and "cut.tkfp" in cap.err and "Traceback" not in cap.err
+    assert main(["index", "list", "--index", str(db), "--json"]) == 0
+    assert [m["name"] for m in _json(capsys)["models"]] == ["tiny-0"]  # the good one after the bad one is kept

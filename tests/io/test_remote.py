@@ -128,3 +128,23 @@ def test_connection_refused() -> None:
     s.close()  # nothing listens on this port now
     with pytest.raises(RemoteError, match="cannot connect"):
         HttpSource(f"http://127.0.0.1:{port}/model.safetensors")
+
+
+def test_remote_hf_folder_equals_local(weights_root: Path, minilm_dir: Path) -> None:
+    """A repository URL (trailing slash): config, card and tokenizer fetched whole, weights by range requests."""
+    import taoke
+
+    with serve_directory(weights_root) as srv, taoke.open(str(minilm_dir)) as local:
+        url = srv.url("all-minilm-l6-v2") + "/"
+        with taoke.open(url) as remote:
+            assert remote.format == local.format == "hf"
+            assert remote.config == local.config
+            assert remote.roles.family == local.roles.family and remote.layers == local.layers
+            assert remote.tokenizer().tokens_digest == local.tokenizer().tokens_digest
+            np.testing.assert_array_equal(remote.get("embed", rows=[5, 900]), local.get("embed", rows=[5, 900]))
+            assert remote.checkpoint.metadata["weights_file"] == "model.safetensors"
+            assert 0 < remote.bytes_read < 0.05 * remote.file_size
+            meta_dir = remote.checkpoint._meta_dir
+        assert not Path(meta_dir).exists()  # the fetched small files are removed on close
+        with pytest.raises(RemoteError, match="not found"):
+            taoke.open(srv.url("no-such-model") + "/")

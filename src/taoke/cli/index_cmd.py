@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -29,19 +30,36 @@ def add_cmd(
     name: str | None = typer.Option(None, "--name", help="Name (one target only)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
-    """Fingerprint models (or take .tkfp files) and add them to the index."""
-    from taoke.errors import UsageError
+    """Fingerprint models (or take .tkfp files) and add them to the index.
+
+    A target that cannot be read is reported (one line) and skipped; the others are still added, each in its own
+    transaction. The exit code is then that of the first failure (non-zero)."""
+    from taoke.errors import IndexStoreError, TaokeError, UsageError
     from taoke.index.store import open_store
 
     if name and len(targets) > 1:
         raise UsageError("--name needs exactly one target")
-    added = []
+    added: list[dict[str, object]] = []
+    failed: list[dict[str, object]] = []
+    first: TaokeError | None = None
     with open_store(db) as s:
         for t in targets:
-            fp = _load_fp(t)
-            mid = s.add(fp, name=name)
+            try:
+                fp = _load_fp(t)
+                mid = s.add(fp, name=name)
+            except IndexStoreError:
+                raise  # the index itself is unusable: stop
+            except TaokeError as e:
+                first = first or e
+                failed.append({"target": t, "error": e.one_line(), "exit_code": e.exit_code})
+                if not as_json:
+                    sys.stderr.write(f"taoke: skipped: {e.one_line()}\n")
+                continue
             added.append({"id": mid, "name": s.model(mid).name, "location": fp.location})
-    emit({"added": added}, as_json, lambda c: [c.print(f"added {a['name']} (#{a['id']})") for a in added])
+    emit({"added": added, "failed": failed}, as_json,
+         lambda c: [c.print(f"added {a['name']} (#{a['id']})") for a in added])  # fmt: skip
+    if first is not None:
+        raise typer.Exit(first.exit_code)
 
 
 @index_app.command("search")

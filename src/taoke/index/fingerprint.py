@@ -313,42 +313,14 @@ def make_fingerprint(
 
 
 def _fingerprint(m: Any, *, units: int, name: str | None, location: str) -> Fingerprint:
-    from taoke.index.sketch import embedding_descriptor, minhash
-    from taoke.whitebox._view import mlp_parts
+    from taoke.index.sketch import minhash
 
     t0 = time.perf_counter()
     refs = m.roles.refs
     arrays: dict[str, np.ndarray] = {}
     roles: dict[str, Any] = {}
     stds: dict[str, float] = {}
-    content = hashlib.sha256()
-    for role in sorted(refs):
-        ref = refs[role]
-        shape = tuple(int(x) for x in ref.shape)
-        try:
-            dtype = str(m.checkpoint.info(ref.name).dtype)
-        except Exception:  # noqa: BLE001 - a role whose tensor info is unavailable is still described
-            dtype = "?"
-        roles[role] = {"name": ref.name, "shape": list(shape), "dtype": dtype, "how": str(ref.how),
-                       "transposed": bool(ref.transposed)}  # fmt: skip
-        if ref.stack_index is not None:  # stacked experts: no exact sample (see module docstring)
-            continue
-        rows, cols = sample_cells(role, shape)
-        full = _full_if_transposed(m, ref, role)
-        x = np.asarray(m.get(role, rows=rows) if full is None else full[rows], dtype=np.float32)
-        if cols is not None:
-            x2 = x.reshape(x.shape[0], -1)
-            if x2.shape[1] < int(cols.max()) + 1:
-                continue
-            x = np.ascontiguousarray(x2[:, cols])
-            if role.startswith("layers.") and ".attn." in role and len(shape) == 2:
-                srows = np.sort(np.random.default_rng(_role_seed(role, shape) + 1).choice(
-                    shape[0], size=min(STD_ROWS, shape[0]), replace=False))  # fmt: skip
-                stds[role] = float(np.std(m.get(role, rows=srows) if full is None else full[srows]))
-        del full
-        arrays[f"s.{role}"] = x
-        content.update(role.encode() + x.tobytes())
-
+    samples: dict[str, np.ndarray] = {}
     vocab = None
     tok_meta: dict[str, Any] | None = None
     notes: list[str] = []
@@ -361,34 +333,26 @@ def _fingerprint(m: Any, *, units: int, name: str | None, location: str) -> Fing
         arrays.update(va)
         arrays["minhash"] = minhash(vocab)
 
-    if "embed" in refs and len(refs["embed"].shape) == 2:
-        n_rows = int(refs["embed"].shape[0])
-        ids = anchor_ids(vocab, n_rows)
-        # plus the anchors chosen by id, which every fingerprint holds whether or not it has a tokenizer: a bare
-        # export (an ONNX file without tokenizer) still shares ~1/32 of the rows with its relatives by id
-        all_ids = np.union1d(ids, anchor_ids(None, n_rows)) if vocab is not None else ids
-        if all_ids.size:
-            emb_all = np.asarray(m.get("embed", rows=all_ids), dtype=np.float32)
-            arrays["anchor.ids"] = all_ids
-            arrays["anchor.emb"] = emb_all.astype(np.float16)
-            arrays["desc"] = embedding_descriptor(vocab, ids, emb_all[np.searchsorted(all_ids, ids)])
-
+    # work layer by layer (non-layer roles and the anchors first): a tensor stored transposed is read whole by any
+    # row request, so such reads are kept until the layer's samples, units (or anchors) are taken — bounded by
+    # one layer (or the embedding) — instead of reading the tensor once per use
+    by_layer: dict[int, list[str]] = {-1: []}
+    for role in refs:
+        by_layer.setdefault(int(role.split(".")[1]) if role.startswith("layers.") else -1, []).append(role)
+    cache = _WholeReads(m)
     unit_layers: list[int] = []
-    if units > 0:
-        for i in range(m.layers):
-            # the layer's units as the unit test sees them (norm gain folded; in an MoE layer all experts' units
-            # stacked), so the view serves exactly what mlp_parts gives on the weights, restricted to these units
-            parts = mlp_parts(m, i)
-            if "up" not in parts:
-                continue
-            key = unit_key(parts)
-            k = min(units, key.shape[0])
-            sel = np.sort(np.argsort(-key, kind="stable")[:k])
-            arrays[f"ui.{i}"] = sel.astype(np.int32)
-            for part, x in parts.items():
-                arrays[f"u.{i}.{part}"], arrays[f"us.{i}.{part}"] = _q8(x[sel])
-            unit_layers.append(i)
-            del parts
+    for layer in sorted(by_layer):
+        for role in sorted(by_layer[layer]):
+            _sample_role(m, cache, role, roles, stds, samples)
+        if layer < 0:
+            arrays.update(_anchors(cache, vocab))
+        elif units > 0 and _unit_layer(cache, layer, units, arrays):
+            unit_layers.append(layer)
+        cache.clear()
+    content = hashlib.sha256()
+    for role in sorted(samples):
+        arrays[f"s.{role}"] = samples[role]
+        content.update(role.encode() + samples[role].tobytes())
 
     cfg = m.config
     card = m.card
@@ -424,9 +388,90 @@ def _fingerprint(m: Any, *, units: int, name: str | None, location: str) -> Fing
     return Fingerprint(header, arrays)
 
 
-def _full_if_transposed(m: Any, ref: Any, role: str) -> np.ndarray | None:
-    """A role stored (in, out) is read whole by any row request; read it once and slice (bounded: one tensor)."""
-    return np.asarray(m.get(role), dtype=np.float32) if getattr(ref, "transposed", False) else None
+class _WholeReads:
+    """``m`` as :func:`taoke.whitebox._view.mlp_parts` sees it; a tensor stored transposed is read whole once per
+    layer (kept until :meth:`clear`) and every request for it is answered from that read."""
+
+    def __init__(self, m: Any) -> None:
+        self.m = m
+        self.whole: dict[str, np.ndarray] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.m, name)
+
+    def has(self, role: str) -> bool:
+        return bool(self.m.has(role))
+
+    def get(self, role: str, rows: Any = None) -> np.ndarray:
+        ref = self.m.roles.refs.get(role)
+        if role not in self.whole and not getattr(ref, "transposed", False):  # rows are cheap: read, keep nothing
+            return np.asarray(self.m.get(role, rows=rows))
+        if role not in self.whole:
+            self.whole[role] = np.asarray(self.m.get(role))
+        x = self.whole[role]
+        return x if rows is None else x[rows]
+
+    def clear(self) -> None:
+        self.whole.clear()
+
+
+def _sample_role(m: Any, cache: _WholeReads, role: str, roles: dict[str, Any], stds: dict[str, float],
+                 samples: dict[str, np.ndarray]) -> None:  # fmt: skip
+    ref = m.roles.refs[role]
+    shape = tuple(int(x) for x in ref.shape)
+    try:
+        dtype = str(m.checkpoint.info(ref.name).dtype)
+    except Exception:  # noqa: BLE001 - a role whose tensor info is unavailable is still described
+        dtype = "?"
+    roles[role] = {"name": ref.name, "shape": list(shape), "dtype": dtype, "how": str(ref.how),
+                   "transposed": bool(ref.transposed)}  # fmt: skip
+    if ref.stack_index is not None:  # stacked experts: no exact sample (see module docstring)
+        return
+    rows, cols = sample_cells(role, shape)
+    x = np.asarray(cache.get(role, rows=rows), dtype=np.float32)
+    if cols is not None:
+        x2 = x.reshape(x.shape[0], -1)
+        if x2.shape[1] < int(cols.max()) + 1:
+            return
+        x = np.ascontiguousarray(x2[:, cols])
+        if role.startswith("layers.") and ".attn." in role and len(shape) == 2:
+            srows = np.sort(np.random.default_rng(_role_seed(role, shape) + 1).choice(
+                shape[0], size=min(STD_ROWS, shape[0]), replace=False))  # fmt: skip
+            stds[role] = float(np.std(cache.get(role, rows=srows)))
+    samples[role] = x
+
+
+def _anchors(view: _WholeReads, vocab: Any) -> dict[str, np.ndarray]:
+    """Anchor embedding rows (by token bytes, plus by id: a bare export without tokenizer still shares ~1/32 of
+    the rows with its relatives by id) and the embedding-geometry descriptor."""
+    from taoke.index.sketch import embedding_descriptor
+
+    ref = view.m.roles.refs.get("embed")
+    if ref is None or len(ref.shape) != 2:
+        return {}
+    n_rows = int(ref.shape[0])
+    ids = anchor_ids(vocab, n_rows)
+    all_ids = np.union1d(ids, anchor_ids(None, n_rows)) if vocab is not None else ids
+    if not all_ids.size:
+        return {}
+    emb_all = np.asarray(view.get("embed", rows=all_ids), dtype=np.float32)
+    return {"anchor.ids": all_ids, "anchor.emb": emb_all.astype(np.float16),
+            "desc": embedding_descriptor(vocab, ids, emb_all[np.searchsorted(all_ids, ids)])}  # fmt: skip
+
+
+def _unit_layer(view: _WholeReads, i: int, units: int, arrays: dict[str, np.ndarray]) -> bool:
+    """Keep layer ``i``'s top ``units`` canonical units (as ``mlp_parts`` gives them); False if it has no MLP."""
+    from taoke.whitebox._view import mlp_parts
+
+    parts = mlp_parts(view, i)
+    if "up" not in parts:
+        return False
+    key = unit_key(parts)
+    sel = np.sort(np.argsort(-key, kind="stable")[: min(units, key.shape[0])])
+    arrays[f"ui.{i}"] = sel.astype(np.int32)
+    for part, x in parts.items():
+        arrays[f"u.{i}.{part}"], arrays[f"us.{i}.{part}"] = _q8(x[sel])
+    return True
 
 
 def _dtype_census(m: Any) -> dict[str, int]:

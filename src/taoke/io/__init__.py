@@ -11,6 +11,7 @@ input                     module                        class
 ``*.bin`` / ``*.pt``      :mod:`taoke.io.torch_bin`     ``TorchCheckpoint`` (no pickle code runs)
 ``*.onnx``                :mod:`taoke.io.onnx`          ``OnnxCheckpoint``
 a folder                  :mod:`taoke.io.hf_dir`        ``HFDirCheckpoint`` (config, card, tokenizer)
+``http(s)://…/`` (a /)    :mod:`taoke.io.hf_dir`        ``HFRemoteDirCheckpoint`` (the same, over HTTP)
 ========================  ============================  =======================================
 """
 
@@ -77,6 +78,10 @@ def open_checkpoint(location: str | os.PathLike[str]) -> Checkpoint:
         from taoke.io.hf_dir import HFDirCheckpoint
 
         return HFDirCheckpoint(loc)
+    if is_url and loc.endswith("/"):
+        from taoke.io.hf_dir import HFRemoteDirCheckpoint
+
+        return HFRemoteDirCheckpoint(loc)
     if not is_url and not os.path.exists(loc):
         raise ReaderError("no such file or folder", subject=loc, hint="check the path")
     source = open_source(loc)

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from taoke.errors import CorruptFile, UnsupportedFormat
+from taoke.errors import CorruptFile, RemoteError, UnsupportedFormat
 from taoke.io.base import Checkpoint, ModelCard, ModelConfig, RowSelector, TensorInfo
 
 __all__ = ["HFDirCheckpoint", "ShardedCheckpoint", "config_from_dict", "parse_front_matter", "find_weights"]
@@ -279,8 +279,12 @@ class HFDirCheckpoint(Checkpoint):
             )
         self.weights_file = weights
         self.inner: Checkpoint = self._open_inner(weights)
+        self._meta_dir = folder
+        self._load_config()
+
+    def _load_config(self) -> None:
         self._config_raw: dict[str, Any] | None = None
-        cfg_path = os.path.join(folder, "config.json")
+        cfg_path = os.path.join(self._meta_dir, "config.json")
         if os.path.isfile(cfg_path):
             raw = _load_json(cfg_path)
             if not isinstance(raw, dict):
@@ -320,9 +324,9 @@ class HFDirCheckpoint(Checkpoint):
     @property
     def metadata(self) -> Mapping[str, Any]:
         meta: dict[str, Any] = dict(self.inner.metadata)
-        meta["weights_file"] = os.path.relpath(self.weights_file, self.path)
+        meta["weights_file"] = self._weights_rel()
         meta["inner_format"] = self.inner.format
-        gen = os.path.join(self.path, "generation_config.json")
+        gen = os.path.join(self._meta_dir, "generation_config.json")
         if os.path.isfile(gen):
             meta["generation_config"] = _load_json(gen)
         if self._config_raw and "_name_or_path" in self._config_raw:
@@ -335,7 +339,7 @@ class HFDirCheckpoint(Checkpoint):
         return config_from_dict(self._config_raw, source="config.json")
 
     def card(self) -> ModelCard | None:
-        readme = os.path.join(self.path, "README.md")
+        readme = os.path.join(self._meta_dir, "README.md")
         name_or_path = (self._config_raw or {}).get("_name_or_path")
         if not os.path.isfile(readme):
             if name_or_path:
@@ -363,4 +367,90 @@ class HFDirCheckpoint(Checkpoint):
         )
 
     def tokenizer_files(self) -> list[str]:
-        return [os.path.join(self.path, n) for n in TOKENIZER_FILES if os.path.isfile(os.path.join(self.path, n))]
+        d = self._meta_dir
+        return [os.path.join(d, n) for n in TOKENIZER_FILES if os.path.isfile(os.path.join(d, n))]
+
+    def _weights_rel(self) -> str:
+        return os.path.relpath(self.weights_file, self.path)
+
+
+#: small files of a remote repository fetched whole (each at most ``_MAX_REMOTE_SMALL`` bytes)
+REMOTE_SMALL_FILES = ("config.json", "generation_config.json", "README.md", *TOKENIZER_FILES)
+#: weight files looked for in a remote repository, in this order (no directory listing over plain HTTP)
+REMOTE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "model.gguf",
+                  "model.onnx", "onnx/model.onnx")  # fmt: skip
+_MAX_REMOTE_SMALL = 64 * 1024 * 1024
+
+
+def _not_found(e: Exception) -> bool:
+    return str(getattr(e, "message", "")).startswith("not found")
+
+
+class HFRemoteDirCheckpoint(HFDirCheckpoint):
+    """A Hugging Face-style repository served over HTTP(S) (``https://host/org/model/``, trailing slash).
+
+    Plain HTTP has no directory listing, so the files are looked for by their conventional names: the small ones
+    (config, card, generation config, tokenizer files; :data:`REMOTE_SMALL_FILES`) are fetched whole into a
+    temporary folder removed on :meth:`close`; the weights (the first of :data:`REMOTE_WEIGHTS` that exists) are
+    read by range requests like any remote file. ``bytes_read`` counts the weights' bytes only.
+    """
+
+    def __init__(self, url: str) -> None:  # noqa: D107 - the parent's folder logic is replaced, not extended
+        import tempfile
+
+        from taoke.io import open_checkpoint
+        from taoke.io.remote import HttpSource
+
+        base = url if url.endswith("/") else url + "/"
+        Checkpoint.__init__(self, base)
+        self._tmp = tempfile.TemporaryDirectory(prefix="taoke-hf-")
+        self._meta_dir = self._tmp.name
+        try:
+            for name in REMOTE_SMALL_FILES:
+                try:
+                    src = HttpSource(base + name)
+                except RemoteError as e:
+                    if _not_found(e):
+                        continue
+                    raise
+                try:
+                    if src.size > _MAX_REMOTE_SMALL:
+                        raise CorruptFile(f"{name} is {src.size} bytes, too large for a metadata file",
+                                          subject=base + name)  # fmt: skip
+                    data = src.read_at(0, src.size)
+                finally:
+                    src.close()
+                with open(os.path.join(self._meta_dir, name), "wb") as f:
+                    f.write(data)
+            inner: Checkpoint | None = None
+            for name in REMOTE_WEIGHTS:
+                try:
+                    inner = open_checkpoint(base + name)
+                except RemoteError as e:
+                    if _not_found(e):
+                        continue
+                    raise
+                self.weights_file = base + name
+                break
+            if inner is None and not os.listdir(self._meta_dir):
+                raise RemoteError("not found: no model files at the conventional names under this URL",
+                                  subject=base, hint="check the URL (a repository URL ends with /)")  # fmt: skip
+            if inner is None:
+                raise UnsupportedFormat(
+                    f"no weights found at the conventional names ({', '.join(REMOTE_WEIGHTS)})", subject=base,
+                    hint="point taoke at the weight file's URL itself",
+                )  # fmt: skip
+            self.inner = inner
+            self._load_config()
+        except BaseException:
+            self._tmp.cleanup()
+            raise
+
+    def _weights_rel(self) -> str:
+        return self.weights_file[len(self.path) :]
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._tmp.cleanup()
