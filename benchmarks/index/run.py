@@ -5,11 +5,11 @@
 
 1. *zoo scan* — every model of the fetched data (``$TAOKE_DATA/weights``, ``derived/``) plus the zoo that is built
    (``$TAOKE_DATA/zoo``; never built here) is scanned into a fresh index through a real ``distributed.LocalCluster``
-   (one worker, one thread: timings stay sequential), single-file models served by a local HTTP server with range
-   requests; then ``build_tree`` and a check that every zoo model's parent is its zoo ``base`` (and the manifest's
+   (one worker, one thread: timings stay sequential), every model served by a local HTTP server with range
+   requests (single files by their URL, model folders as repository URLs ending in ``/``); then ``build_tree`` and a check that every zoo model's parent is its zoo ``base`` (and the manifest's
    relations for the artifacts outside the zoo);
 2. *bytes read and throughput* — per weight file: bytes read by the default fingerprint (from the scan: a Dask
-   worker thread, single files over local HTTP) and by the light one (``units=0``, local, just after the plain
+   worker thread, over local HTTP) and by the light one (``units=0``, local, just after the plain
    read) as a fraction of the checkpoint size, and both times against a plain sequential read of the same bytes
    (8 MiB ``read`` calls, page cache warm);
 3. *memory* — peak RSS and tracemalloc peak of a subprocess fingerprinting the largest file available and two
@@ -38,6 +38,7 @@ import time
 import tracemalloc
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # the machine is shared: BLAS threads spinning cost 10× (tests/index)
 import numpy as np  # noqa: E402
@@ -57,14 +58,14 @@ def data_root() -> Path:
 
 
 def inventory(data: Path, quick: bool) -> list[dict[str, Any]]:
-    """Every weight location: name, path, served over HTTP (single files) or read locally (folders)."""
+    """Every weight location: name, path; all served over HTTP (folders as repository URLs ending in /)."""
     items: list[dict[str, Any]] = []
     w = data / "weights"
     for d in sorted(p for p in w.iterdir() if p.is_dir()) if w.is_dir() else []:
         files = [f for f in d.iterdir() if f.is_file() and f.suffix.lower() in (".gguf", ".onnx", ".bin", "")
                  and f.name not in ("SOURCE.txt",) and not f.name.endswith((".h", ".c", ".txt", ".json"))]  # fmt: skip
         if (d / "model.safetensors").is_file():
-            items.append({"name": d.name, "path": d, "http": False})
+            items.append({"name": d.name, "path": d, "http": True})
             continue
         for f in sorted(files):
             items.append({"name": f"{d.name}/{f.name}" if len(files) > 1 else d.name, "path": f, "http": True})
@@ -76,7 +77,7 @@ def inventory(data: Path, quick: bool) -> list[dict[str, Any]]:
         for e in man["entries"]:
             p = Path(e["path"]) if Path(e["path"]).is_absolute() else zoo / e["path"]
             if p.exists() and not str(p).startswith(str(w)):
-                items.append({"name": e["name"], "path": p, "http": False, "zoo": True})
+                items.append({"name": e["name"], "path": p, "http": p.is_relative_to(data), "zoo": True})
     if quick:
         keep = ("all-minilm-l6-v2", "smollm2-135m-instruct-q4_1", "all-minilm-l6-v2-int8-onnx", "minilm-noise",
                 "minilm-perm", "tiny-0", "tiny-1", "smollm2-f32", "smollm2-layer-subset")  # fmt: skip
@@ -127,7 +128,8 @@ def zoo_scan(items: list[dict[str, Any]], work: Path, data: Path) -> dict[str, A
 
     db = work / "zoo.db"
     with serve_directory(data) as srv:
-        loc_of = {i["name"]: (srv.url(i["path"].relative_to(data).as_posix()) if i["http"] else str(i["path"]))
+        loc_of = {i["name"]: (srv.url(i["path"].relative_to(data).as_posix()) + ("/" if i["path"].is_dir() else "")
+                              if i["http"] else str(i["path"]))
                   for i in items}  # fmt: skip
         with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as lc, \
                 Client(lc) as client:  # fmt: skip
@@ -183,7 +185,8 @@ def recheck(db: Path, data: Path) -> None:
     rel = {(i["path"].relative_to(data).as_posix() if i["http"] else str(i["path"])): i["name"] for i in items}
     with IndexStore(db, readonly=True) as s:
         locs = [m.location for m in s.models()]
-    name_of_loc = {loc: rel[loc.split("/", 3)[3] if loc.startswith("http") else loc] for loc in locs}
+    name_of_loc = {loc: rel[unquote(loc.split("/", 3)[3]).rstrip("/") if loc.startswith("http") else loc]
+                   for loc in locs}  # fmt: skip
     out = ROOT / "benchmarks" / "results" / "index.json"
     res = json.loads(out.read_text())
     res["zoo"] |= check_tree(db, name_of_loc, data) | {"rechecked": time.strftime("%Y-%m-%d %H:%M")}
@@ -444,8 +447,8 @@ def markdown(r: dict[str, Any]) -> str:
                  f"{x['search_s_median']} s | {x['parent_found']} | {x['db_bytes'] / 1e6:.0f} MB |")
     z = r["zoo"]
     ok = sum(c["ok"] for c in z["checks"])
-    L += ["", f"**Zoo check**: {len(z['checks'])} models scanned through a Dask LocalCluster (single files over a local "
-          f"HTTP server with range requests) in {z['scan_seconds']} s, tree in {z['tree_seconds']} s "
+    L += ["", f"**Zoo check**: {len(z['checks'])} models scanned through a Dask LocalCluster (every model over a local "
+          f"HTTP server with range requests; folders as repository URLs) in {z['scan_seconds']} s, tree in {z['tree_seconds']} s "
           f"({z['pairs_tested']} pair tests): **{ok}/{len(z['checks'])} parents as expected**; "
           f"{len(z['failures'])} recorded failures."
           + (f" Tree rebuilt {z['rechecked']} with the current code from the same scan (`--recheck-db`)."
