@@ -94,17 +94,19 @@ class FingerprintCache:
     def __getitem__(self, name: str) -> Path:
         return self.get(name)
 
-    def get(self, name: str, *, units: int = 32) -> Path:
+    def get(self, name: str, *, units: int = 32, unit_layers: int = 0) -> Path:
         from taoke.index.fingerprint import make_fingerprint
 
         loc = self.locations[name]
-        key = hashlib.blake2b(f"{self.code}|{_files_key(loc)}|{units}".encode(), digest_size=8).hexdigest()
-        path = self.cache_dir / f"{name}-u{units}-{key}.tkfp"
+        key = hashlib.blake2b(f"{self.code}|{_files_key(loc)}|{units}|{unit_layers}".encode(), digest_size=8)
+        stem = f"{name}-u{units}" + (f"-k{unit_layers}" if unit_layers else "")
+        path = self.cache_dir / f"{stem}-{key.hexdigest()}.tkfp"
         if not path.is_file():
             self.cache_dir.mkdir(parents=True, exist_ok=True)
-            for old in self.cache_dir.glob(f"{name}-u{units}-*.tkfp"):  # stale: other code or files
-                old.unlink(missing_ok=True)
-            make_fingerprint(str(loc), name=name, units=units).save(path)
+            for old in self.cache_dir.glob(f"{stem}-*.tkfp"):  # stale: other code or files
+                if old.name.count("-k") == stem.count("-k"):
+                    old.unlink(missing_ok=True)
+            make_fingerprint(str(loc), name=name, units=units, unit_layers=unit_layers).save(path)
         return path
 
 

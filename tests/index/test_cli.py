@@ -74,3 +74,15 @@ def test_index_add_skips_a_bad_target_and_keeps_the_rest(fps, tmp_path: Path, ca
     assert rc == 3 and cap.err.count("\n") == 1 and "cut.tkfp" in cap.err and "Traceback" not in cap.err
     assert main(["index", "list", "--index", str(db), "--json"]) == 0
     assert [m["name"] for m in _json(capsys)["models"]] == ["tiny-0"]  # the good one after the bad one is kept
+
+
+def test_unit_layers_option_and_model_side_follows_the_fingerprint(small_zoo, minilm_dir: Path, tmp_path: Path,
+                                                                   capsys) -> None:  # type: ignore[no-untyped-def]  # fmt: skip
+    out = tmp_path / "minilm-k1.tkfp"
+    assert main(["fingerprint", str(minilm_dir), "-o", str(out), "--unit-layers", "1", "--json"]) == 0
+    assert _json(capsys)["layers_with_units"] == 1
+    # the model side is fingerprinted with the same parameters, so the unit test runs on the one shared layer
+    assert main(["compare", str(out), str(small_zoo.path_of("minilm-perm")), "--json"]) == 0
+    d = _json(capsys)
+    assert d["verdict"] == "derived" and [x["layer_b"] for x in d["evidence"]["unit_test"]["layers"]] == [3]
+    assert main(["fingerprint", str(minilm_dir), "-o", str(out), "--unit-layers", "-1"]) == 2

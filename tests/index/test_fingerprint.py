@@ -55,6 +55,20 @@ def test_canonical_units_survive_a_permutation(fps) -> None:
         assert np.min(np.max(cos, axis=1)) > 0.99
 
 
+def test_one_unit_layer_reads_less_and_still_decides(fps) -> None:
+    """``unit_layers=1``: units on one interior layer only; the unit test runs on the layer both sides keep."""
+    one = {n: Fingerprint.load(fps.get(n, unit_layers=1)) for n in ("minilm", "minilm-perm", "tiny-0", "tiny-1")}
+    full = Fingerprint.load(fps["minilm"])
+    assert one["minilm"].header["unit_layers"] == [3] and len(full.header["unit_layers"]) == 6
+    assert one["minilm"].header["source"]["bytes_read"] < 0.5 * full.header["source"]["bytes_read"]
+    d = compare_views(one["minilm"].view(), one["minilm-perm"].view())  # unit-permuted: exact tests cannot see it
+    assert d["kind"] == "derived" and d["log10_p"] < -6, d
+    d = compare_views(one["tiny-0"].view(), one["tiny-1"].view())
+    assert d["kind"] in ("independent-same-architecture", "unrelated"), d
+    d = compare_views(full.view(), one["minilm-perm"].view())  # mixed: the common layer
+    assert d["kind"] == "derived" and d["layers_matched"] == 1, d
+
+
 FAST_PAIRS = [("minilm", "minilm-noise"), ("minilm", "minilm-perm"), ("minilm", "minilm-int8"), ("tiny-0", "tiny-1"),
               ("smollm2-q4_1", "minilm"), ("tiny-0", "minilm")]  # fmt: skip
 

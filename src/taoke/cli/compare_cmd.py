@@ -90,7 +90,7 @@ def compare_cmd(
 
     if is_fingerprint_file(a) or is_fingerprint_file(b):  # lineage from fingerprints, without the weights
         with err_console.status("comparing fingerprints…", spinner="dots") if not as_json else _nullctx():
-            va, vb = _fingerprint_view(a), _fingerprint_view(b)
+            va, vb = _fingerprint_views(a, b)
             v = decide(gather_evidence(va, vb, seed=seed, units=units, full=full), alpha=alpha)
     else:
         with taoke.open(a) as ma, taoke.open(b) as mb:
@@ -102,11 +102,14 @@ def compare_cmd(
     emit(d, as_json, lambda c: _render(v, c))
 
 
-def _fingerprint_view(x: str):  # type: ignore[no-untyped-def]
-    """A ``.tkfp`` file as a view; a model is fingerprinted first (so both sides hold the same evidence)."""
+def _fingerprint_views(a: str, b: str):  # type: ignore[no-untyped-def]
+    """``.tkfp`` files as views; a model is fingerprinted first, with the other side's parameters (units, unit
+    layers), so both sides hold the same evidence."""
     from taoke.index.fingerprint import Fingerprint, is_fingerprint_file, make_fingerprint
 
-    return (Fingerprint.load(x) if is_fingerprint_file(x) else make_fingerprint(x)).view()
+    fps = {x: Fingerprint.load(x) for x in (a, b) if is_fingerprint_file(x)}
+    params = next(iter(fps.values())).view().fingerprint_params if fps else {}
+    return tuple((fps[x] if x in fps else make_fingerprint(x, **params)).view() for x in (a, b))
 
 
 class _nullctx:

@@ -16,6 +16,8 @@ def scan_cmd(
     workers: int = typer.Option(1, "--workers", "-w", help="Parallel workers."),
     cluster: str = typer.Option("local", "--cluster", help="local | dask-local | tcp://scheduler:port"),
     units: int = typer.Option(32, "--units", help="Canonical MLP units per layer in each fingerprint."),
+    unit_layers: int = typer.Option(0, "--unit-layers",
+                                    help="Units on this many evenly spaced layers only (0: all; 1 reads ~2-5%)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Run items that failed before again."),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
@@ -32,7 +34,8 @@ def scan_cmd(
         def tick(it, n, total) -> None:  # type: ignore[no-untyped-def]
             prog.update(task, completed=n, total=total, description=f"{it.status}: {it.name or it.location}")
 
-        res = run_scan(targets, index, workers=workers, cluster=cluster, units=units, retry_failed=retry_failed,
+        res = run_scan(targets, index, workers=workers, cluster=cluster, units=units, unit_layers=unit_layers,
+                       retry_failed=retry_failed,
                        progress=tick)  # fmt: skip
 
     def render(c: Console) -> None:

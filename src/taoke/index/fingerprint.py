@@ -33,13 +33,14 @@ What is kept (per model; SmolLM2-135M: ~4 MB, see docs/index.md):
   exactly what the full-weight test would see on those units;
 * sketches for the index (:mod:`taoke.index.sketch`): a MinHash of the regular tokens and a rotation/permutation-
   invariant descriptor of the embedding geometry for sign-random-projection LSH;
-* per-role standard deviations (from ``STD_ROWS`` = 16 sampled full rows of each attention matrix; 64 rows were
-  2/3 of a light fingerprint's reads) for the reference std statistic.
+* per-role standard deviations of each attention matrix, from the exact sample's full rows (8 rows, no extra
+  read: separate rows for it were 1/3 to 2/3 of a light fingerprint's reads) for the reference std statistic.
 
-Concessions: reading the MLP units' keys needs every MLP weight, so a fingerprint reads the MLPs once (~60% of a
-dense checkpoint; the header, tokenizer, anchors and samples alone are ~2–5%, see ``benchmarks/index``;
-``units=0`` gives that light fingerprint, which supports every test but the hidden-unit one). Memory is bounded by one layer's MLP, not by the
-model. Attention heads are not kept (the unit test does not use them). Experts stored stacked in one tensor
+Concessions: reading a layer's unit keys needs all of that layer's MLP weights, so the default fingerprint reads
+the MLPs once (~60% of a dense checkpoint). ``unit_layers=k`` keeps units on k evenly spaced interior layers only
+(``k=1``: ~4–5% of a 30-layer model; the unit test then runs on the layers both sides keep); ``units=0`` gives the
+light fingerprint (header, tokenizer, anchors, samples: ~2–5%), which supports every test but the hidden-unit one
+(see ``benchmarks/index``). Memory is bounded by one layer's MLP, not by the model. Attention heads are not kept (the unit test does not use them). Experts stored stacked in one tensor
 (GGUF ``*_exps``) get no exact sample (their units are kept like any MoE layer's).
 """
 
@@ -70,7 +71,6 @@ SAMPLE_ROWS = 8
 SAMPLE_COLS = 128
 ANCHOR_MOD = 32
 ANCHOR_CAP = 4096
-STD_ROWS = 16
 
 
 def _role_seed(role: str, shape: tuple[int, ...]) -> int:
@@ -292,27 +292,43 @@ def is_fingerprint_file(path: str | os.PathLike[str]) -> bool:
         return False
 
 
+def unit_layer_choice(n_layers: int, k: int) -> list[int]:
+    """The layers whose units a fingerprint keeps: all when ``k`` is 0 (or ≥ the depth), else ``k`` evenly spaced
+    interior layers (a pure function of the depth, so fingerprints of one architecture keep the same layers).
+
+    >>> unit_layer_choice(30, 1), unit_layer_choice(30, 2), unit_layer_choice(4, 0)
+    ([15], [10, 20], [0, 1, 2, 3])
+    """
+    if k <= 0 or k >= n_layers:
+        return list(range(n_layers))
+    return sorted({min(n_layers - 1, max(0, round((j + 1) * n_layers / (k + 1)))) for j in range(k)})
+
+
 def make_fingerprint(
     model: Any,
     *,
     units: int = DEFAULT_UNITS,
+    unit_layers: int = 0,
     name: str | None = None,
     location: str | None = None,
 ) -> Fingerprint:
-    """Fingerprint ``model`` (a :class:`taoke.model.Model` or anything :func:`taoke.open` accepts)."""
+    """Fingerprint ``model`` (a :class:`taoke.model.Model` or anything :func:`taoke.open` accepts).
+
+    ``unit_layers`` = k > 0 keeps canonical units on k evenly spaced interior layers only (:func:`unit_layer_choice`):
+    each layer's MLP is read whole for its units, so this is what bounds the bytes read (docs/index.md)."""
     import taoke
     from taoke.model import Model
 
     own = not isinstance(model, Model)
     m = taoke.open(str(model)) if own else model
     try:
-        return _fingerprint(m, units=units, name=name, location=location or m.path)
+        return _fingerprint(m, units=units, unit_layers=unit_layers, name=name, location=location or m.path)
     finally:
         if own:
             m.close()
 
 
-def _fingerprint(m: Any, *, units: int, name: str | None, location: str) -> Fingerprint:
+def _fingerprint(m: Any, *, units: int, unit_layers: int, name: str | None, location: str) -> Fingerprint:
     from taoke.index.sketch import minhash
 
     t0 = time.perf_counter()
@@ -340,14 +356,15 @@ def _fingerprint(m: Any, *, units: int, name: str | None, location: str) -> Fing
     for role in refs:
         by_layer.setdefault(int(role.split(".")[1]) if role.startswith("layers.") else -1, []).append(role)
     cache = _WholeReads(m)
-    unit_layers: list[int] = []
+    chosen = set(unit_layer_choice(int(m.layers), unit_layers)) if units > 0 else set()
+    kept_layers: list[int] = []
     for layer in sorted(by_layer):
         for role in sorted(by_layer[layer]):
             _sample_role(m, cache, role, roles, stds, samples)
         if layer < 0:
             arrays.update(_anchors(cache, vocab))
-        elif units > 0 and _unit_layer(cache, layer, units, arrays):
-            unit_layers.append(layer)
+        elif layer in chosen and _unit_layer(cache, layer, units, arrays):
+            kept_layers.append(layer)
         cache.clear()
     content = hashlib.sha256()
     for role in sorted(samples):
@@ -375,9 +392,9 @@ def _fingerprint(m: Any, *, units: int, name: str | None, location: str) -> Fing
         "roles": roles,
         "card": None if card is None else {"name": card.name, "base_models": list(card.base_models),
                                            "source": card.source, "license": card.license},  # fmt: skip
-        "params": {"units": units, "sample_rows": SAMPLE_ROWS, "sample_cols": SAMPLE_COLS,
+        "params": {"units": units, "unit_layers": unit_layers, "sample_rows": SAMPLE_ROWS, "sample_cols": SAMPLE_COLS,
                    "anchor_mod": ANCHOR_MOD, "anchor_cap": ANCHOR_CAP},  # fmt: skip
-        "unit_layers": unit_layers,
+        "unit_layers": kept_layers,
         "tokenizer": tok_meta,
         "stds": stds,
         "content_digest": content.hexdigest(),
@@ -433,11 +450,9 @@ def _sample_role(m: Any, cache: _WholeReads, role: str, roles: dict[str, Any], s
         x2 = x.reshape(x.shape[0], -1)
         if x2.shape[1] < int(cols.max()) + 1:
             return
-        x = np.ascontiguousarray(x2[:, cols])
         if role.startswith("layers.") and ".attn." in role and len(shape) == 2:
-            srows = np.sort(np.random.default_rng(_role_seed(role, shape) + 1).choice(
-                shape[0], size=min(STD_ROWS, shape[0]), replace=False))  # fmt: skip
-            stds[role] = float(np.std(cache.get(role, rows=srows)))
+            stds[role] = float(np.std(x2))  # the sample's full rows (8 × width values), no extra read
+        x = np.ascontiguousarray(x2[:, cols])
     samples[role] = x
 
 

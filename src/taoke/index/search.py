@@ -46,7 +46,8 @@ def compare_views(a: Any, b: Any, *, seed: int = 0) -> dict[str, Any]:
     elif v.evidence.units is not None and v.evidence.units.matches:
         ms = v.evidence.units.matches
         sig = {lb for lb, _la in v.derived_layers}
-        cov = len(sig) / max(a.layers, b.layers, 1)
+        # share of the layers that carry unit evidence (all layers; a fingerprint made with unit_layers=k: those)
+        cov = len(sig) / max(*(len(getattr(v, "unit_layers", range(v.layers))) for v in (a, b)), 1)
         sim = float(np.mean([m.matched_cos for m in ms])) * cov if v.kind == "derived" else 0.0
     ex = v.evidence.exact
     shared = 0.0 if ex is None else sum(d.within for d in ex.diffs) / max(ex.roles_a, ex.roles_b, 1)

@@ -153,6 +153,17 @@ class FingerprintView:
             raise TensorNotFound(f"no standard deviation kept for {role!r}", subject=self.path)
         return float(s)
 
+    @property
+    def unit_layers(self) -> tuple[int, ...]:
+        """Layers whose canonical units this fingerprint keeps (the unit test runs on these only)."""
+        return tuple(int(i) for i in self.fp.header.get("unit_layers", ()))
+
+    @property
+    def fingerprint_params(self) -> dict[str, int]:
+        """What to fingerprint a model with so that it holds the same evidence as this fingerprint."""
+        p = self.fp.header.get("params", {})
+        return {"units": int(p.get("units", 32)), "unit_layers": int(p.get("unit_layers", 0))}
+
     def unit_parts(self, layer: int, parts: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
         """Hook for :func:`taoke.whitebox._view.mlp_parts`: the canonical units kept for ``layer``, as
         ``mlp_parts`` gives them on the weights (gain folded, MoE experts stacked) but only those units."""

@@ -80,12 +80,12 @@ def expand_targets(spec: str | Iterable[str]) -> list[str]:
     raise UsageError(f"nothing to scan at {spec!r}", subject=spec, hint="give a file, folder, glob, URL or list file")
 
 
-def fingerprint_bytes(location: str, units: int = 32) -> tuple[bytes | None, str | None]:
+def fingerprint_bytes(location: str, units: int = 32, unit_layers: int = 0) -> tuple[bytes | None, str | None]:
     """Worker side: ``(fingerprint bytes, None)`` or ``(None, one-line reason)``. Never raises."""
     try:
         from taoke.index.fingerprint import make_fingerprint
 
-        fp = make_fingerprint(location, units=units)
+        fp = make_fingerprint(location, units=units, unit_layers=unit_layers)
         return fp.to_bytes(), None
     except TaokeError as e:
         return None, e.one_line()
@@ -118,6 +118,7 @@ def run_scan(
     workers: int = 1,
     cluster: str | None = None,
     units: int = 32,
+    unit_layers: int = 0,
     retry_failed: bool = False,
     progress: Callable[[ScanItem, int, int], None] | None = None,
     client: Any = None,
@@ -163,20 +164,20 @@ def run_scan(
 
         mode = "local"
         if cluster in (None, "", "local"):
-            _run_local(todo, workers, units, record)
+            _run_local(todo, workers, (units, unit_layers), record)
         else:
-            mode = _run_dask(todo, cluster, workers, units, record, client)
+            mode = _run_dask(todo, cluster, workers, (units, unit_layers), record, client)
     finally:
         store.close()
     return ScanResult(tuple(items), time.perf_counter() - t0, workers, mode if todo else (cluster or "local"))
 
 
-def _run_local(todo: list[str], workers: int, units: int,
+def _run_local(todo: list[str], workers: int, fp_args: tuple[int, int],
                record: Callable[[str, bytes | None, str | None, float], None]) -> None:  # fmt: skip
     if workers <= 1:
         for loc in todo:
             t = time.perf_counter()
-            data, reason = fingerprint_bytes(loc, units)
+            data, reason = fingerprint_bytes(loc, *fp_args)
             record(loc, data, reason, time.perf_counter() - t)
         return
     # spawn: workers start clean (no inherited SQLite handles or threads)
@@ -184,7 +185,7 @@ def _run_local(todo: list[str], workers: int, units: int,
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as ex:
-        started = {ex.submit(_timed, loc, units): loc for loc in todo}
+        started = {ex.submit(_timed, loc, fp_args): loc for loc in todo}
         pending = set(started)
         while pending:
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
@@ -197,13 +198,13 @@ def _run_local(todo: list[str], workers: int, units: int,
                 record(loc, data, reason, secs)
 
 
-def _timed(loc: str, units: int) -> tuple[bytes | None, str | None, float]:
+def _timed(loc: str, fp_args: tuple[int, int]) -> tuple[bytes | None, str | None, float]:
     t = time.perf_counter()
-    data, reason = fingerprint_bytes(loc, units)
+    data, reason = fingerprint_bytes(loc, *fp_args)
     return data, reason, time.perf_counter() - t
 
 
-def _run_dask(todo: list[str], cluster: str, workers: int, units: int,
+def _run_dask(todo: list[str], cluster: str, workers: int, fp_args: tuple[int, int],
               record: Callable[[str, bytes | None, str | None, float], None], client: Any) -> str:  # fmt: skip
     try:
         from distributed import Client, LocalCluster, as_completed
@@ -221,7 +222,7 @@ def _run_dask(todo: list[str], cluster: str, workers: int, units: int,
         else:
             raise UsageError(f"unknown cluster {cluster!r}", hint="use local, dask-local or tcp://host:port")
     try:
-        futs = {client.submit(_timed, loc, units, key=f"taoke-fp-{abs(hash(loc))}-{i}", pure=False): loc
+        futs = {client.submit(_timed, loc, fp_args, key=f"taoke-fp-{abs(hash(loc))}-{i}", pure=False): loc
                 for i, loc in enumerate(todo)}  # fmt: skip
         for f in as_completed(list(futs)):
             loc = futs[f]

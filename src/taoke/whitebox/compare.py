@@ -142,8 +142,9 @@ def gather_evidence(a: Any, b: Any, *, seed: int = 0, units: int = 256, full: bo
     if exact.repackaged and not full:
         notes.append("unit test skipped: every tensor matches within storage precision")
     else:
-        if a.layers == 0 or b.layers == 0 or not all(has_mlp(v, i) for v in (a, b) for i in range(v.layers)):
-            notes.append("MLP up/down roles missing on at least one side: unit test not possible")
+        la, lb, subset = _unit_layers(a, b)
+        if not la or not lb or not all(has_mlp(v, i) for v, ls in ((a, la), (b, lb)) for i in ls):
+            notes.append("MLP up/down roles (or a fingerprint's units) missing on one side: unit test not possible")
         else:
             ids = _shared_ids(a, b, va, vb, notes)
             r: np.ndarray | None = None
@@ -155,12 +156,13 @@ def gather_evidence(a: Any, b: Any, *, seed: int = 0, units: int = 256, full: bo
             if ids is not None or a.config.hidden_size == b.config.hidden_size:
                 # streamed: one layer of each model in memory at a time (bounded by a layer, not by depth)
                 def load_b(j: int, parts: tuple[str, ...] | None) -> dict[str, np.ndarray]:
-                    p = mlp_parts(b, j, parts)
+                    p = mlp_parts(b, lb[j], parts)
                     return p if r is None else {k: v @ r for k, v in p.items()}
 
                 ut = unit_test_streamed(
-                    a.layers, b.layers, lambda i, parts: mlp_parts(a, i, parts), load_b, rng=rng, units=units
-                )
+                    len(la), len(lb), lambda i, parts: mlp_parts(a, la[i], parts), load_b, rng=rng, units=units,
+                    labels_a=la, labels_b=lb, all_interior=subset,
+                )  # fmt: skip
     sfp = None
     try:
         sfp = std_fingerprint(a, b)
@@ -171,6 +173,18 @@ def gather_evidence(a: Any, b: Any, *, seed: int = 0, units: int = 256, full: bo
         (a.bytes_read, b.bytes_read), (a.file_size, b.file_size), time.time() - t0, tuple(notes),
         (_fmt(a), _fmt(b)),
     )  # fmt: skip
+
+
+def _unit_layers(a: Any, b: Any) -> tuple[list[int], list[int], bool]:
+    """Layers the unit test runs on: every layer of a model, a fingerprint's unit layers; when either side keeps
+    units on some layers only (``unit_layers`` = k), both sides use the layers they have in common."""
+    kept_a, kept_b = getattr(a, "unit_layers", None), getattr(b, "unit_layers", None)
+    la = list(range(a.layers)) if kept_a is None else [int(i) for i in kept_a]
+    lb = list(range(b.layers)) if kept_b is None else [int(i) for i in kept_b]
+    if len(la) < a.layers or len(lb) < b.layers:
+        common = sorted(set(la) & set(lb))
+        return common, list(common), True
+    return la, lb, False
 
 
 def _fmt(m: Any) -> str:

@@ -38,7 +38,7 @@ units; the 1/k! bound holds for any subset); matrices are held in float32, one l
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -216,11 +216,17 @@ def unit_test_streamed(
     rng: np.random.Generator,
     sample: int = 16,
     units: int = 256,
+    labels_a: Sequence[int] | None = None,
+    labels_b: Sequence[int] | None = None,
+    all_interior: bool = False,
 ) -> UnitTestResult:
     """:func:`unit_test` on layers loaded on demand: ``load_x(layer, parts)`` returns that layer's parts (only
     ``parts``, e.g. ``("up",)``, when given; all when None), B already in A's basis. At most one layer of each model
     is held at a time, so memory is bounded by a layer, not by depth; the read vectors are loaded twice (screen,
-    then test) — the price of that bound. Same random draws, hence the same result, as the list form."""
+    then test) — the price of that bound. Same random draws, hence the same result, as the list form.
+    ``labels_*`` name the layers in the result (default 0..n-1) when a subset of layers is tested;
+    ``all_interior`` counts every tested B-layer in the model-level p-value (a fingerprint's evenly spaced unit
+    layers are interior already)."""
     read_key = "up"
     screen = _screen(
         n_a, n_b, lambda i: load_a(i, (read_key,))[read_key], lambda j: load_b(j, (read_key,))[read_key],
@@ -250,12 +256,13 @@ def unit_test_streamed(
         log10_p = log10_agreement_tail(best) + math.log10(max(1, len(pairs))) + math.log10(n_a)
         matches.append(
             LayerMatch(
-                layer_b=j, layer_a=i, units_a=n_a_units, units_b=pb[read_key].shape[0],
+                layer_b=j if labels_b is None else int(labels_b[j]), layer_a=i if labels_a is None else int(labels_a[i]),
+                units_a=n_a_units, units_b=pb[read_key].shape[0],
                 agreement=best, parts=best_pair, matched_cos=cos_read, screen=float(screen[i, j]),
                 log10_p=min(0.0, log10_p), tested_units=pa[read_key].shape[0],
             )  # fmt: skip
         )
         del pa, pb
-    interior = interior_layers(len(matches))
+    interior = list(range(len(matches))) if all_interior else interior_layers(len(matches))
     model_p = majority_log10_p([matches[j].log10_p for j in interior])
-    return UnitTestResult(tuple(matches), screen, model_p, tuple(interior))
+    return UnitTestResult(tuple(matches), screen, model_p, tuple(matches[j].layer_b for j in interior))
