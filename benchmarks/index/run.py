@@ -119,14 +119,14 @@ def truth_parent(name: str, zoo_bases: dict[str, str | None]) -> tuple[str | Non
     return outside.get(name, (None,))
 
 
-def zoo_scan(items: list[dict[str, Any]], work: Path, data: Path) -> dict[str, Any]:
+def zoo_scan(items: list[dict[str, Any]], work: Path, data: Path, unit_layers: int = 0) -> dict[str, Any]:
     from distributed import Client, LocalCluster
 
     from taoke.index.store import IndexStore
     from taoke.scan import run_scan
     from tests.httpserver import serve_directory
 
-    db = work / "zoo.db"
+    db = work / f"zoo-k{unit_layers}.db"
     with serve_directory(data) as srv:
         loc_of = {i["name"]: (srv.url(i["path"].relative_to(data).as_posix()) + ("/" if i["path"].is_dir() else "")
                               if i["http"] else str(i["path"]))
@@ -134,7 +134,7 @@ def zoo_scan(items: list[dict[str, Any]], work: Path, data: Path) -> dict[str, A
         with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0") as lc, \
                 Client(lc) as client:  # fmt: skip
             t = time.perf_counter()
-            res = run_scan(list(loc_of.values()), db, cluster="dask-local", client=client)
+            res = run_scan(list(loc_of.values()), db, cluster="dask-local", client=client, unit_layers=unit_layers)
             scan_s = time.perf_counter() - t
     by_loc = {it.location: it for it in res.items}
     name_of_loc = {v: k for k, v in loc_of.items()}
@@ -204,7 +204,7 @@ def write_docs(md: str) -> None:
     doc.write_text(text)
 
 
-def bytes_table(items: list[dict[str, Any]], scanned: dict[str, Any]) -> list[dict[str, Any]]:
+def bytes_table(items: list[dict[str, Any]], scanned: dict[str, Any], scanned_k1: dict[str, Any]) -> list[dict[str, Any]]:
     from taoke.index.fingerprint import make_fingerprint
 
     rows = []
@@ -215,6 +215,7 @@ def bytes_table(items: list[dict[str, Any]], scanned: dict[str, Any]) -> list[di
         size = checkpoint_size(p)
         read_s = plain_read_seconds(p)
         d = scanned[i["name"]]
+        k1 = scanned_k1.get(i["name"]) or {"bytes_read": 0, "file_size": 1, "seconds": 0.0}
         t = time.perf_counter()
         light = make_fingerprint(str(p), units=0)
         light_s = time.perf_counter() - t
@@ -226,11 +227,14 @@ def bytes_table(items: list[dict[str, Any]], scanned: dict[str, Any]) -> list[di
             "default_seconds": round(full_s, 2), "default_fp_bytes": d["fp_bytes"],
             "light_bytes_read": lsrc["bytes_read"], "light_fraction": round(lsrc["bytes_read"] / lsrc["file_size"], 4),
             "light_seconds": round(light_s, 2), "light_fp_bytes": len(light.to_bytes()),
+            "k1_bytes_read": k1["bytes_read"], "k1_fraction": round(k1["bytes_read"] / k1["file_size"], 4),
+            "k1_seconds": k1["seconds"], "k1_vs_read": round(float(k1["seconds"]) / max(read_s, 1e-6), 2),
             "plain_read_seconds": round(read_s, 3),
             "default_vs_read": round(full_s / max(read_s, 1e-6), 2), "light_vs_read": round(light_s / max(read_s, 1e-6), 2),
             "scan_seconds_over_http_or_local": d["seconds"],
         })  # fmt: skip
-        print(f"  {i['name']}: default {rows[-1]['default_fraction']:.1%} light {rows[-1]['light_fraction']:.1%} "
+        print(f"  {i['name']}: default {rows[-1]['default_fraction']:.1%} 1-layer {rows[-1]['k1_fraction']:.1%} "
+              f"light {rows[-1]['light_fraction']:.1%} "
               f"fp {full_s:.1f}s read {read_s:.2f}s", flush=True)  # fmt: skip
     return rows
 
@@ -418,14 +422,16 @@ def pct(x: float) -> str:
 def markdown(r: dict[str, Any]) -> str:
     L = [MARK_START, "", f"Measured {r['date']} on {r['machine']} (`python benchmarks/index/run.py"
          f"{' --quick' if r['quick'] else ''}`, {r['total_seconds']:.0f} s; raw numbers in `benchmarks/results/index.json`).", ""]  # fmt: skip
-    L += ["**Bytes read and time per fingerprint** (default = 32 canonical units/layer, timed in the scan; light = "
-          "`--units 0`, local; plain read = one sequential pass over the same file, page cache warm):", "",
-          "| model | format | size | default: read | light: read | default fp | default time / plain read | light time / plain read |",
-          "|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    L += ["**Bytes read and time per fingerprint** (default = 32 canonical units on every layer; 1 layer = "
+          "`--unit-layers 1`; both timed in their scans over HTTP; light = `--units 0`, local; plain read = one "
+          "sequential pass over the same file, page cache warm):", "",
+          "| model | format | size | default: read | 1 layer: read | light: read | default fp | default time / plain read "
+          "| 1 layer time / plain read | light time / plain read |",
+          "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for x in r["bytes"]:
         L.append(f"| {x['model']} | {x['format']} | {x['size'] / 1e6:.0f} MB | {pct(x['default_fraction'])} | "
-                 f"{pct(x['light_fraction'])} | {x['default_fp_bytes'] / 1e6:.1f} MB | {x['default_vs_read']:.1f}× | "
-                 f"{x['light_vs_read']:.1f}× |")  # fmt: skip
+                 f"{pct(x.get('k1_fraction', 0))} | {pct(x['light_fraction'])} | {x['default_fp_bytes'] / 1e6:.1f} MB | "
+                 f"{x['default_vs_read']:.1f}× | {x.get('k1_vs_read', 0):.1f}× | {x['light_vs_read']:.1f}× |")  # fmt: skip
     m = r["memory"]
     L += ["", "**Peak memory** of a subprocess fingerprinting (RSS includes the interpreter and imports; baseline = same"
           " imports, nothing fingerprinted):", "", "| checkpoint | size | layers | peak RSS | tracemalloc peak | time |",
@@ -459,7 +465,15 @@ def markdown(r: dict[str, Any]) -> str:
         L.append(f"| {c['model']} | {c['parent'] or '(root)'} | {exp} | {'yes' if c['ok'] else '**no**'} |")
     for f in z["failures"]:
         L.append(f"| {f['model']} | failed: {f['reason'][:100]} | – | – |")
-    L += ["", "```", z["tree"], "```", "", MARK_END]
+    L += ["", "```", z["tree"], "```"]
+    k1 = r.get("zoo_unit_layers_1")
+    if k1:
+        ok1 = sum(c["ok"] for c in k1["checks"])
+        miss = [f"{c['model']} (got {c['parent'] or '(root)'})" for c in k1["checks"] if not c["ok"]]
+        L += ["", f"**Zoo check with `--unit-layers 1`** (same models, same HTTP + Dask path, units on one interior "
+              f"layer): scan {k1['scan_seconds']} s, tree {k1['tree_seconds']} s: **{ok1}/{len(k1['checks'])} parents "
+              f"as expected**" + (f"; misses: {', '.join(miss)}" if miss else "") + "."]  # fmt: skip
+    L += ["", MARK_END]
     return "\n".join(L)
 
 
@@ -495,8 +509,11 @@ def main() -> None:
         print("1. zoo scan (Dask LocalCluster, HTTP) + tree", flush=True)
         zoo = zoo_scan(items, work, data)
         print(f"  {sum(c['ok'] for c in zoo['checks'])}/{len(zoo['checks'])} parents ok", flush=True)
+        print("1b. the same scan with units on one layer (--unit-layers 1) + tree", flush=True)
+        zoo_k1 = zoo_scan(items, work, data, unit_layers=1)
+        print(f"  {sum(c['ok'] for c in zoo_k1['checks'])}/{len(zoo_k1['checks'])} parents ok", flush=True)
         print("2. bytes read / throughput", flush=True)
-        rows = bytes_table(items, zoo["scanned"])
+        rows = bytes_table(items, zoo["scanned"], zoo_k1["scanned"])
         print("3. memory", flush=True)
         mem = memory_bench(items, data, args.quick)
         print("4. index latency", flush=True)
@@ -508,10 +525,11 @@ def main() -> None:
                 s.con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             shutil.copy(zoo["db"], args.keep_zoo_db)
     zoo.pop("db")
+    zoo_k1.pop("db")
     res = {"format": "taoke.bench.index", "version": 1, "quick": args.quick,
            "date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared), "
            f"Python {platform.python_version()}", "total_seconds": round(time.perf_counter() - t0, 1),
-           "zoo": zoo, "bytes": rows, "memory": mem, "index": idx}  # fmt: skip
+           "zoo": zoo, "zoo_unit_layers_1": zoo_k1, "bytes": rows, "memory": mem, "index": idx}  # fmt: skip
     out = ROOT / "benchmarks" / "results" / "index.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(res, indent=1, default=str))
