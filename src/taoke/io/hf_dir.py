@@ -25,8 +25,8 @@ from __future__ import annotations
 import glob
 import json
 import os
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -374,6 +374,8 @@ class HFDirCheckpoint(Checkpoint):
         return os.path.relpath(self.weights_file, self.path)
 
 
+_T = TypeVar("_T")
+
 #: small files of a remote repository fetched whole (each at most ``_MAX_REMOTE_SMALL`` bytes)
 REMOTE_SMALL_FILES = ("config.json", "generation_config.json", "README.md", *TOKENIZER_FILES)
 #: weight files looked for in a remote repository, in this order (no directory listing over plain HTTP)
@@ -382,8 +384,14 @@ REMOTE_WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_
 _MAX_REMOTE_SMALL = 64 * 1024 * 1024
 
 
-def _not_found(e: Exception) -> bool:
-    return str(getattr(e, "message", "")).startswith("not found")
+def _unless_missing(open_: Callable[[str], _T], url: str) -> _T | None:
+    """``open_(url)``, or None when the server says the file does not exist (other failures raise)."""
+    try:
+        return open_(url)
+    except RemoteError as e:
+        if str(e.message).startswith("not found"):
+            return None
+        raise
 
 
 class HFRemoteDirCheckpoint(HFDirCheckpoint):
@@ -407,12 +415,9 @@ class HFRemoteDirCheckpoint(HFDirCheckpoint):
         self._meta_dir = self._tmp.name
         try:
             for name in REMOTE_SMALL_FILES:
-                try:
-                    src = HttpSource(base + name)
-                except RemoteError as e:
-                    if _not_found(e):
-                        continue
-                    raise
+                src = _unless_missing(HttpSource, base + name)
+                if src is None:
+                    continue
                 try:
                     if src.size > _MAX_REMOTE_SMALL:
                         raise CorruptFile(f"{name} is {src.size} bytes, too large for a metadata file",
@@ -424,14 +429,10 @@ class HFRemoteDirCheckpoint(HFDirCheckpoint):
                     f.write(data)
             inner: Checkpoint | None = None
             for name in REMOTE_WEIGHTS:
-                try:
-                    inner = open_checkpoint(base + name)
-                except RemoteError as e:
-                    if _not_found(e):
-                        continue
-                    raise
-                self.weights_file = base + name
-                break
+                inner = _unless_missing(open_checkpoint, base + name)
+                if inner is not None:
+                    self.weights_file = base + name
+                    break
             if inner is None and not os.listdir(self._meta_dir):
                 raise RemoteError("not found: no model files at the conventional names under this URL",
                                   subject=base, hint="check the URL (a repository URL ends with /)")  # fmt: skip
