@@ -484,6 +484,8 @@ def main() -> None:
     ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/index.md")
     ap.add_argument("--keep-zoo-db", type=Path, default=None, help="copy the zoo scan's index here")
     ap.add_argument("--only-memory", action="store_true", help="only re-measure part 3 into the existing results")
+    ap.add_argument("--only-index", type=Path, default=None,
+                    help="only re-measure part 4 on this kept zoo index (--keep-zoo-db) into the existing results")
     ap.add_argument("--recheck-db", type=Path, default=None, help="only rebuild the tree of a kept zoo scan index")
     args = ap.parse_args()
     if args._memprobe is not None:
@@ -491,6 +493,16 @@ def main() -> None:
         return
     if args.recheck_db is not None:
         recheck(args.recheck_db, data_root())
+        return
+    if args.only_index is not None:  # re-measure part 4 on a kept zoo index into the existing results
+        out = ROOT / "benchmarks" / "results" / "index.json"
+        res = json.loads(out.read_text())
+        with tempfile.TemporaryDirectory(prefix="taoke-bench-") as tmp:
+            shutil.copy(args.only_index, Path(tmp) / "zoo.db")
+            res["index"] = index_bench(Path(tmp) / "zoo.db", Path(tmp), False, np.random.default_rng(7))
+        res["index"]["remeasured"] = time.strftime("%Y-%m-%d %H:%M")
+        out.write_text(json.dumps(res, indent=1, default=str))
+        write_docs(markdown(res))
         return
     if args.only_memory:  # re-measure part 3 into the existing results
         out = ROOT / "benchmarks" / "results" / "index.json"
