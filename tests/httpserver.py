@@ -46,6 +46,9 @@ class ServerState:
 class _Handler(BaseHTTPRequestHandler):
     state: ServerState  # set on the subclass
     protocol_version = "HTTP/1.1"
+    # headers and body go out in separate writes: with Nagle on, a small body waits for the client's delayed ACK
+    # (~40 ms a request on loopback, measured: 4565 row requests took 200 s); real servers set TCP_NODELAY too
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         pass
