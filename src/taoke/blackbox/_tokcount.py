@@ -16,10 +16,10 @@ Only counts are needed, so special tokens are never parsed in probe strings.
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 from collections.abc import Callable
-from functools import lru_cache
 from pathlib import Path
 
 from taoke.errors import TokenizerError
@@ -122,14 +122,30 @@ def spm_counter(path: Path) -> Counter:
     return lambda s: len(sp.encode(s))
 
 
-@lru_cache(maxsize=4)
+_LLAMA_VOCABS: dict[str, object] = {}
+
+
 def _llama_vocab(path: str) -> object:
-    try:
-        from llama_cpp import Llama
-    except ImportError as e:
-        raise TokenizerError("llama-cpp-python is not installed", subject=path,
-                             hint='pip install "llama-cpp-python[server]==0.3.36"') from e
-    return Llama(model_path=path, vocab_only=True, verbose=False)
+    """A vocab-only llama.cpp model per GGUF path, kept for the process and closed at exit (left to interpreter
+    teardown, llama-cpp-python's ``__del__`` runs after its own module globals are gone and prints a traceback)."""
+    if path not in _LLAMA_VOCABS:
+        try:
+            from llama_cpp import Llama
+        except ImportError as e:
+            raise TokenizerError("llama-cpp-python is not installed", subject=path,
+                                 hint='pip install "llama-cpp-python[server]==0.3.36"') from e
+        if not _LLAMA_VOCABS:
+            atexit.register(_close_llama_vocabs)
+        _LLAMA_VOCABS[path] = Llama(model_path=path, vocab_only=True, verbose=False)
+    return _LLAMA_VOCABS[path]
+
+
+def _close_llama_vocabs() -> None:
+    while _LLAMA_VOCABS:
+        _path, llm = _LLAMA_VOCABS.popitem()
+        close = getattr(llm, "close", None)
+        if close is not None:
+            close()
 
 
 def gguf_counter(path: Path) -> Counter:
