@@ -51,7 +51,7 @@ class RoleDiff:
     tolerance: float
     identical: bool
     transposed: bool = False
-    informative: bool = True  # enough distinct sampled values (≥ 64, ≥ 16 distinct) that a match is no coincidence
+    informative: bool = True  # values agree within precision *and* are enough (≥ 64, ≥ 16 distinct) to be no coincidence
 
     @property
     def within(self) -> bool:
@@ -181,10 +181,11 @@ def compare_tensors(a: object, b: object, *, rng: np.random.Generator, rows: int
     def diff(ra: str, rb: str, shape: tuple[int, ...], xa: np.ndarray, xb: np.ndarray, tr: bool) -> RoleDiff:
         dts = (_dtype(a, ra), _dtype(b, rb))
         label = rb if ra == rb else f"{rb} = A:{ra}"
-        same = bool(np.array_equal(xa, xb))
-        informative = bool(xa.size >= 64 and np.unique(xa).size >= 16)
-        return RoleDiff(label, shape, dts, int(xa.shape[0]) if xa.ndim else 1, _rel(xa, xb), tolerance(*dts),
-                        same, tr, informative)  # fmt: skip
+        same, rel, tol = bool(np.array_equal(xa, xb)), _rel(xa, xb), tolerance(*dts)
+        # counting distinct values is only needed where the values agree (the partial-copy rule reads it there)
+        informative = (same or rel <= tol) and xa.size >= 64 and np.unique(xa).size >= 16
+        return RoleDiff(label, shape, dts, int(xa.shape[0]) if xa.ndim else 1, rel, tol, same, tr,
+                        bool(informative))  # fmt: skip
 
     diffs: list[RoleDiff] = []
     if not (_is_fallback(a) or _is_fallback(b)):
