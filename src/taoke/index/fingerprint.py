@@ -360,7 +360,7 @@ def _fingerprint(m: Any, *, units: int, unit_layers: int, name: str | None, loca
     kept_layers: list[int] = []
     for layer in sorted(by_layer):
         for role in sorted(by_layer[layer]):
-            _sample_role(m, cache, role, roles, stds, samples)
+            _sample_role(cache, role, roles, stds, samples)
         if layer < 0:
             arrays.update(_anchors(cache, vocab))
         elif layer in chosen and _unit_layer(cache, layer, units, arrays):
@@ -416,9 +416,6 @@ class _WholeReads:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.m, name)
 
-    def has(self, role: str) -> bool:
-        return bool(self.m.has(role))
-
     def get(self, role: str, rows: Any = None) -> np.ndarray:
         ref = self.m.roles.refs.get(role)
         if role not in self.whole and not getattr(ref, "transposed", False):  # rows are cheap: read, keep nothing
@@ -432,8 +429,9 @@ class _WholeReads:
         self.whole.clear()
 
 
-def _sample_role(m: Any, cache: _WholeReads, role: str, roles: dict[str, Any], stds: dict[str, float],
+def _sample_role(cache: _WholeReads, role: str, roles: dict[str, Any], stds: dict[str, float],
                  samples: dict[str, np.ndarray]) -> None:  # fmt: skip
+    m = cache.m
     ref = m.roles.refs[role]
     shape = tuple(int(x) for x in ref.shape)
     try:

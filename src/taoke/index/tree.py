@@ -217,13 +217,15 @@ def _orient(info: dict[int, dict[str, Any]], edges: dict[tuple[int, int], dict[s
         if len(cls) < 2:
             continue
 
-        def csim(c1: int, c2: int) -> float:
-            s = [(e(a, b) or {}).get("similarity", 0.0) or 0.0 for a in order_in[c1] for b in order_in[c2]]
+        def cmax(key: str, c1: int, c2: int) -> float:  # the best pair of members of two clusters on ``key``
+            s = [(e(a, b) or {}).get(key, 0.0) or 0.0 for a in order_in[c1] for b in order_in[c2]]
             return max(s) if s else 0.0
 
+        def csim(c1: int, c2: int) -> float:
+            return cmax("similarity", c1, c2)
+
         def cshare(c1: int, c2: int) -> float:
-            s = [(e(a, b) or {}).get("shared_tensors", 0.0) or 0.0 for a in order_in[c1] for b in order_in[c2]]
-            return max(s) if s else 0.0
+            return cmax("shared_tensors", c1, c2)
 
         def centrality(c: int, cls: list[int] = cls) -> float:
             return sum(csim(c, o) for o in cls if o != c) / (len(cls) - 1)

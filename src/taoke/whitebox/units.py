@@ -163,17 +163,11 @@ class UnitTestResult:
 LayerLoader = Callable[[int, "tuple[str, ...] | None"], dict[str, np.ndarray]]
 
 
-def screen_layers(
-    reads_a: list[np.ndarray], reads_b: list[np.ndarray], *, rng: np.random.Generator, sample: int = 16
-) -> np.ndarray:
-    """(L_A, L_B) matrix: mean over sampled A read-vectors of the best |cos| among a B layer's read-vectors."""
-    return _screen(len(reads_a), len(reads_b), reads_a.__getitem__, reads_b.__getitem__, rng=rng, sample=sample)
-
-
 def _screen(
     n_a: int, n_b: int, read_a: Callable[[int], np.ndarray], read_b: Callable[[int], np.ndarray], *,
     rng: np.random.Generator, sample: int,
 ) -> np.ndarray:  # fmt: skip
+    """(L_A, L_B) matrix: mean over sampled A read-vectors of the best |cos| among a B layer's read-vectors."""
     # A: keep only the sampled read vectors of each layer; B: one layer at a time (memory: one layer + samples)
     picks: list[np.ndarray] = []
     for i in range(n_a):
