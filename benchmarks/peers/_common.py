@@ -8,6 +8,7 @@ cannot run here) and ``compare(a: Path, b: Path) -> Outcome``. It must not impor
 
 from __future__ import annotations
 
+import importlib
 import os
 import tempfile
 from dataclasses import asdict, dataclass
@@ -32,6 +33,16 @@ class Outcome:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def missing(*modules: str) -> str | None:
+    """An adapter's ``available()``: None when every module imports, else why not (the first ImportError)."""
+    try:
+        for m in modules:
+            importlib.import_module(m)
+    except ImportError as e:
+        return f"not installed: {e}"
+    return None
 
 
 def weights_file(p: Path) -> Path:

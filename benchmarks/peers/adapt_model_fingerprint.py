@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from _common import Outcome, weights_file
+from _common import Outcome, missing, weights_file
 
 TOOL = "model-fingerprint"
 VENV = "peers"
@@ -18,11 +18,7 @@ CLAIM = "exact content hash of GGUF/safetensors tensors (identity only)"
 
 
 def available() -> str | None:
-    try:
-        import model_fingerprint  # noqa: F401
-    except ImportError as e:
-        return f"not installed: {e}"
-    return None
+    return missing("model_fingerprint")
 
 
 def _digests(path: Path) -> tuple[str, list[bytes], int]:

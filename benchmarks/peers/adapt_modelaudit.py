@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from _common import Outcome, as_model_dir
+from _common import Outcome, as_model_dir, missing
 
 TOOL = "knowlyr-modelaudit"
 VENV = "peers"
@@ -25,13 +25,7 @@ CLAIM = "REEF-style CKA of hidden states on 8 probe sentences, fixed 0.85 thresh
 
 
 def available() -> str | None:
-    try:
-        import modelaudit  # noqa: F401
-        import torch  # noqa: F401
-        import transformers  # noqa: F401
-    except ImportError as e:
-        return f"not installed: {e}"
-    return None
+    return missing("modelaudit", "torch", "transformers")
 
 
 def _with_tokenizer_config(d: Path) -> Path:

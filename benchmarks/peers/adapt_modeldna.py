@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _common import Outcome, as_model_dir
+from _common import Outcome, as_model_dir, missing
 
 TOOL = "modeldna"
 VENV = "peers"
@@ -22,11 +22,7 @@ NOT_RELATED = {"NO_MATCH"}
 
 
 def available() -> str | None:
-    try:
-        import modeldna  # noqa: F401
-    except ImportError as e:
-        return f"not installed: {e}"
-    return None
+    return missing("modeldna")
 
 
 def compare(a: Path, b: Path) -> Outcome:

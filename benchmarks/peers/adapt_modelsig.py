@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from _common import Outcome, as_model_dir
+from _common import Outcome, as_model_dir, missing
 
 TOOL = "modelsig"
 VENV = "peers"
@@ -19,11 +19,7 @@ CLAIM = "architecture isomorphism from headers (no lineage claim)"
 
 
 def available() -> str | None:
-    try:
-        import modelsig  # noqa: F401
-    except ImportError as e:
-        return f"not installed: {e}"
-    return None
+    return missing("modelsig")
 
 
 def compare(a: Path, b: Path) -> Outcome:

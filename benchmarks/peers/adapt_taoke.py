@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from _common import Outcome
+from _common import Outcome, missing
 
 TOOL = "taoke"
 VENV = "taoke"
@@ -21,11 +21,7 @@ NOT_RELATED = {"independent-same-architecture", "unrelated"}
 
 
 def available() -> str | None:
-    try:
-        import taoke  # noqa: F401
-    except ImportError as e:
-        return f"not installed: {e}"
-    return None
+    return missing("taoke")
 
 
 def compare(a: Path, b: Path, truth: str = "derived", transform: str = "") -> Outcome:

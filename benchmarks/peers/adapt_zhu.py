@@ -26,7 +26,7 @@ import re
 from pathlib import Path
 
 import numpy as np
-from _common import Outcome, weights_file
+from _common import Outcome, missing, weights_file
 
 TOOL = "zhu-csu (re-impl.)"
 VENV = "peers"
@@ -40,12 +40,7 @@ PATTERNS = (
 
 
 def available() -> str | None:
-    try:
-        import safetensors  # noqa: F401
-        import scipy  # noqa: F401
-    except ImportError as e:
-        return f"not installed: {e}"
-    return None
+    return missing("safetensors", "scipy")
 
 
 def _up_matrices(path: Path) -> tuple[dict[int, np.ndarray], int]:
