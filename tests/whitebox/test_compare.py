@@ -78,3 +78,28 @@ def test_zoo_fast_verdicts(zoo, smollm2_gguf: Path) -> None:  # type: ignore[no-
 def test_gguf_vs_dequantised_copy_is_repackaged(zoo, smollm2_gguf: Path, name: str) -> None:  # type: ignore[no-untyped-def]
     v = verdict(smollm2_gguf, zoo.path_of(name))
     assert v.kind in ("identical", "repackaged"), v.sentence
+
+
+def test_new_mlp_on_a_copied_body_is_a_partial_copy(minilm_dir: Path, tmp_path: Path) -> None:
+    """Real MiniLM whose MLP matrices are replaced (entries shuffled: same statistics, no unit structure) while
+    attention, embeddings and norms are kept: the unit test cannot see it; the copied matrices can."""
+    import shutil
+
+    import numpy as np
+    from safetensors.numpy import load_file, save_file
+
+    out = tmp_path / "minilm-new-mlp"
+    shutil.copytree(minilm_dir, out, ignore=shutil.ignore_patterns("*.onnx", "onnx", "1_Pooling"))
+    st = load_file(str(minilm_dir / "model.safetensors"))
+    rng = np.random.default_rng(0)
+    mlp = [k for k in st if k.endswith(("intermediate.dense.weight", "output.dense.weight")) and "attention" not in k]
+    assert len(mlp) == 12  # 6 layers × (up, down)
+    for k in mlp:
+        st[k] = rng.permutation(st[k].reshape(-1)).reshape(st[k].shape)
+    save_file(st, str(out / "model.safetensors"))
+    v = verdict(minilm_dir, out)
+    assert v.kind == "derived" and v.sentence.startswith("derived (partial copy)"), v.sentence
+    assert v.log10_p is None and v.evidence.units is not None and v.evidence.units.log10_p > -6
+    shared = v.evidence.exact.shared_matrices if v.evidence.exact else ()
+    assert len(shared) >= 24  # attention q/k/v/o of 6 layers at least
+    assert not any(".mlp." in d.role for d in shared), [d.role for d in shared]  # the replaced matrices are not
