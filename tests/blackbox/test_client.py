@@ -121,8 +121,11 @@ def test_endless_stream_cut_at_deadline_with_partial_text(key_env: str) -> None:
 
 def test_connection_refused(key_env: str) -> None:
     t0 = time.monotonic()
-    with client(refused_url()) as c, pytest.raises(EndpointUnreachable, match="cannot connect"):
-        c.complete(ChatRequest.user("x"))
+    with client(refused_url(), budget=QueryBudget(1)) as c:
+        with pytest.raises(EndpointUnreachable, match="cannot connect"):
+            c.complete(ChatRequest.user("x"))
+        # the retries never reached an endpoint: the budget is refunded, so a budget of 1 was enough for all three
+        assert c.budget.snapshot().charged == 0
     assert time.monotonic() - t0 < 3.0
 
 

@@ -49,7 +49,8 @@ class QueryBudget:
             self._charged += 1
 
     def refund(self) -> None:
-        """Give back one query that never reached the endpoint (e.g. connection refused before sending)."""
+        """Give back one query that never reached the endpoint: the client calls it when the connection itself
+        failed (refused, DNS, TLS), so retries against a dead host do not spend the budget."""
         with self._lock:
             self._charged = max(0, self._charged - 1)
 

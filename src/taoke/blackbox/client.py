@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -138,54 +140,113 @@ class ClientConfig:
     backoff_s: float = 0.5
     max_backoff_s: float = 8.0
     max_concurrency: int = 4
+    max_body_bytes: int = 8 << 20  # an answer (or a whole stream) larger than this is cut: MalformedResponse
 
 
-def _int_or_none(x: Any) -> int | None:
-    return x if isinstance(x, int) and not isinstance(x, bool) else None
+_MAX_COUNT = 10**9  # a token count above this is not a count
+_MAX_TOP = 64  # alternatives kept per position
+_MAX_FIELD = 200  # characters kept of short string fields (model name, error message)
+
+
+def _count_or_none(x: Any) -> int | None:
+    """A token count: a non-negative int (bool excluded) below 10^9, else None (a wrong type is no count)."""
+    return x if isinstance(x, int) and not isinstance(x, bool) and 0 <= x < _MAX_COUNT else None
+
+
+def _logprob(x: Any) -> float | None:
+    """A log-probability: a finite real number <= 0 (small positive float noise allowed), else None."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        return None
+    v = float(x)
+    return v if math.isfinite(v) and v <= 1e-6 else None
+
+
+def _content_text(content: Any) -> str | None:
+    """``message.content`` as text: a string, or the text parts of a list of content parts; None otherwise."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text") for p in content if isinstance(p, dict)]
+        if parts and all(isinstance(t, str) for t in parts):
+            return "".join(parts)  # type: ignore[arg-type]
+    return None
+
+
+def _parse_logprobs(lp: Any) -> tuple[tuple[str, ...], tuple[tuple[tuple[str, float], ...], ...]] | None:
+    if not isinstance(lp, dict) or not isinstance(lp.get("content"), list):
+        return None
+    toks: list[str] = []
+    tops: list[tuple[tuple[str, float], ...]] = []
+    for item in lp["content"]:
+        if not isinstance(item, dict) or not isinstance(item.get("token"), str):
+            continue
+        toks.append(item["token"])
+        alts = item.get("top_logprobs")
+        row: list[tuple[str, float]] = []
+        for a in alts[:_MAX_TOP] if isinstance(alts, list) else ():
+            if isinstance(a, dict) and isinstance(a.get("token"), str):
+                v = _logprob(a.get("logprob"))
+                if v is not None:
+                    row.append((a["token"], v))
+        tops.append(tuple(row))
+    return tuple(toks), tuple(tops)
 
 
 def parse_completion(obj: Any, subject: str) -> ChatResponse:
-    """Turn a (non-streaming) chat completion JSON object into a :class:`ChatResponse`."""
+    """Turn a (non-streaming) chat completion JSON object into a :class:`ChatResponse`.
+
+    Total over any JSON value: the result is a ``ChatResponse`` or a :class:`MalformedResponse`, never another
+    exception (fuzzed in ``tests/blackbox/test_hostile.py``). Fields of the wrong type are treated as absent:
+    ``usage`` counts that are not non-negative integers become ``None`` (so the tokenizer probe reports "no
+    usage" instead of fitting garbage), log-probabilities that are not finite numbers <= 0 are dropped.
+    """
     if not isinstance(obj, dict):
         raise MalformedResponse("answer is not a JSON object", subject=subject)
     if "error" in obj and "choices" not in obj:
         err = obj["error"]
         msg = err.get("message") if isinstance(err, dict) else err
-        raise MalformedResponse(f"endpoint returned an error object: {str(msg)[:200]}", subject=subject)
+        raise MalformedResponse(f"endpoint returned an error object: {_short(msg)}", subject=subject)
     choices = obj.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
         raise MalformedResponse("answer has no choices[0]", subject=subject,
                                 hint="is this an OpenAI-compatible /chat/completions endpoint?")
     ch = choices[0]
     msg = ch.get("message")
-    text = msg.get("content") if isinstance(msg, dict) else None
+    text = _content_text(msg.get("content")) if isinstance(msg, dict) and msg.get("content") is not None else None
+    if text is None and isinstance(msg, dict) and msg.get("content") is not None:
+        raise MalformedResponse("choices[0].message.content is not text", subject=subject)
     if text is None:
-        text = ch.get("text", "")
-    if not isinstance(text, str):
-        raise MalformedResponse("choices[0].message.content is not a string", subject=subject)
+        raw = ch.get("text", "")
+        if not isinstance(raw, str):
+            raise MalformedResponse("choices[0].message.content is not a string", subject=subject)
+        text = raw
     usage: dict[str, Any] = obj["usage"] if isinstance(obj.get("usage"), dict) else {}
-    tokens: tuple[str, ...] | None = None
-    tops: tuple[tuple[tuple[str, float], ...], ...] | None = None
-    lp = ch.get("logprobs")
-    if isinstance(lp, dict) and isinstance(lp.get("content"), list):
-        toks, tl = [], []
-        for item in lp["content"]:
-            if not isinstance(item, dict):
-                continue
-            toks.append(str(item.get("token", "")))
-            alts = item.get("top_logprobs") or []
-            tl.append(tuple((str(a.get("token", "")), float(a.get("logprob", float("nan"))))
-                            for a in alts if isinstance(a, dict)))
-        tokens, tops = tuple(toks), tuple(tl)
+    parsed = _parse_logprobs(ch.get("logprobs"))
+    model = obj.get("model")
+    finish = ch.get("finish_reason")
     return ChatResponse(
         text=text,
-        prompt_tokens=_int_or_none(usage.get("prompt_tokens")),
-        completion_tokens=_int_or_none(usage.get("completion_tokens")),
-        finish_reason=ch.get("finish_reason") if isinstance(ch.get("finish_reason"), str) else None,
-        model=obj.get("model") if isinstance(obj.get("model"), str) else None,
-        tokens=tokens,
-        top_logprobs=tops,
+        prompt_tokens=_count_or_none(usage.get("prompt_tokens")),
+        completion_tokens=_count_or_none(usage.get("completion_tokens")),
+        finish_reason=finish[:_MAX_FIELD] if isinstance(finish, str) else None,
+        model=model[:_MAX_FIELD] if isinstance(model, str) else None,
+        tokens=parsed[0] if parsed else None,
+        top_logprobs=parsed[1] if parsed else None,
     )
+
+
+def _short(x: Any) -> str:
+    return " ".join(str(x)[:_MAX_FIELD].split())
+
+
+def _loads(data: bytes | str) -> Any:
+    """``json.loads`` whose every failure (bad syntax or encoding, nesting too deep) is a ``ValueError``."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"not UTF-8: {e.reason}") from None
 
 
 class ChatClient:
@@ -240,7 +301,7 @@ class ChatClient:
         return text.replace(key, "***") if key else text
 
     def _headers(self) -> dict[str, str]:
-        h = {"Content-Type": "application/json", "Accept": "application/json"}
+        h = {"Content-Type": "application/json", "Accept": "application/json", "Accept-Encoding": "identity"}
         key = self._api_key()
         if key:
             h["Authorization"] = f"Bearer {key}"
@@ -294,15 +355,15 @@ class ChatClient:
             retry_after: float | None = None
             try:
                 log.debug("POST %s model=%s stream=%s attempt=%d", url, body.get("model"), stream, attempt)
-                if stream:
-                    return self._stream_once(url, body, deadline)
-                return self._post_once(url, body, min(cfg.timeout_s, remaining))
+                return self._exchange(url, body, stream, deadline)
             except EndpointHTTPError as e:
                 if e.status not in _RETRY_STATUS or attempt >= cfg.max_retries:
                     raise
                 retry_after = getattr(e, "retry_after", None)
                 last: ProbeError = e
             except EndpointUnreachable as e:
+                if isinstance(e, _NotSent):  # nothing reached the endpoint: the query is not spent
+                    self.budget.refund()
                 if attempt >= cfg.max_retries:
                     raise
                 last = e
@@ -332,85 +393,165 @@ class ChatClient:
             err.retry_after = None  # type: ignore[attr-defined]
         return err
 
-    def _post_once(self, url: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def _exchange(self, url: str, body: dict[str, Any], stream: bool, deadline: float) -> dict[str, Any]:
+        """One request: send ``body`` and read the answer within ``deadline`` and ``max_body_bytes``.
+
+        The answer is always read incrementally, so a body that never ends, drips one byte at a time or is
+        larger than the limit is cut (at most one read timeout past the deadline) instead of filling memory.
+        """
+        cfg = self.config
+        timeout = httpx.Timeout(max(0.01, min(cfg.timeout_s, deadline - time.monotonic())))
+        partial: list[str] = []
         try:
-            r = self._http.post(url, json=body, headers=self._headers(), timeout=httpx.Timeout(timeout))
+            with self._http.stream("POST", url, json=body, headers=self._headers(), timeout=timeout) as r:
+                if r.status_code >= 400:
+                    raw, _complete = self._read_capped(r, url, deadline, _ERROR_SNIPPET_BYTES, cut_ok=True)
+                    raise self._http_error(url, r, raw.decode("utf-8", "replace"))
+                if stream:
+                    return self._read_stream(r, url, deadline, partial)
+                raw, _complete = self._read_capped(r, url, deadline, cfg.max_body_bytes)
         except httpx.TimeoutException as e:
-            raise EndpointTimeout(f"no answer within {timeout:g} s ({type(e).__name__})", subject=url,
+            if partial:
+                raise EndpointTimeout(f"stream stalled for {timeout.read:g} s", subject=url,
+                                      hint="raise --timeout, or the endpoint hangs", partial="".join(partial)) from None
+            raise EndpointTimeout(f"no answer within {timeout.read:g} s ({type(e).__name__})", subject=url,
                                   hint="raise --timeout, or the endpoint hangs") from None
+        except (httpx.ConnectError, httpx.UnsupportedProtocol) as e:
+            raise _NotSent(f"cannot connect: {self._scrub(str(e)) or type(e).__name__}", subject=url,
+                           hint="is the server running and the URL right?") from None
         except httpx.TransportError as e:
-            raise EndpointUnreachable(f"cannot connect: {self._scrub(str(e)) or type(e).__name__}",
-                                      subject=url, hint="is the server running and the URL right?") from None
-        if r.status_code >= 400:
-            raise self._http_error(url, r, r.text)
+            raise EndpointUnreachable(f"connection failed during the answer: {self._scrub(str(e)) or type(e).__name__}",
+                                      subject=url, hint="the endpoint dropped the connection; try again") from None
         try:
-            obj = r.json()
-        except (ValueError, UnicodeDecodeError):
-            raise MalformedResponse(
-                f"answer is not JSON: {self._scrub(' '.join(r.text.split())[:80])!r}", subject=url,
-                hint="is this an OpenAI-compatible endpoint?") from None
+            obj = _loads(raw)
+        except ValueError:
+            text = raw[:200].decode("utf-8", "replace")
+            raise MalformedResponse(f"answer is not JSON: {self._scrub(' '.join(text.split())[:80])!r}",
+                                    subject=url, hint="is this an OpenAI-compatible endpoint?") from None
         if not isinstance(obj, dict):
             raise MalformedResponse("answer is not a JSON object", subject=url)
         return obj
 
-    def _stream_once(self, url: str, body: dict[str, Any], deadline: float) -> dict[str, Any]:
-        """Read a server-sent-event stream into one completion object, cutting it at ``deadline``."""
-        parts: list[str] = []
-        finish: str | None = None
-        model: str | None = None
-        usage: dict[str, Any] | None = None
-        timeout = httpx.Timeout(min(self.config.timeout_s, max(0.01, deadline - time.monotonic())))
+    def _decoded(self, r: httpx.Response, url: str, cap: int, *, what: str = "answer") -> Iterator[bytes]:
+        """The body's bytes, decompressed here (never more than ``cap`` bytes in all: a compression bomb is cut
+        after ``cap`` bytes of output, not inflated first). More than ``cap`` bytes is a ``MalformedResponse``."""
+        enc = r.headers.get("content-encoding", "").strip().lower()
+        if enc in ("", "identity"):
+            z = None
+        elif enc in ("gzip", "x-gzip", "deflate"):
+            z = zlib.decompressobj(16 + zlib.MAX_WBITS if "gzip" in enc else zlib.MAX_WBITS)
+        else:
+            raise MalformedResponse(f"unsupported Content-Encoding {_short(enc)!r}", subject=url,
+                                    hint="taoke asks for uncompressed answers (Accept-Encoding: identity)")
+        total = 0
+        for raw in r.iter_raw():
+            try:
+                chunk = raw if z is None else z.decompress(raw, cap - total + 1)
+            except zlib.error:
+                raise MalformedResponse(f"{what} has a corrupt {enc} body", subject=url) from None
+            total += len(chunk)
+            if total > cap:
+                raise _TooLarge(f"{what} larger than the {cap} byte limit (cut)", subject=url,
+                                hint="this is not a chat completion; check the URL")
+            yield chunk
+
+    def _read_capped(self, r: httpx.Response, url: str, deadline: float, cap: int,
+                     cut_ok: bool = False) -> tuple[bytes, bool]:
+        """The body, read chunk by chunk: at most ``cap`` bytes (more is an error unless ``cut_ok``) and not past
+        ``deadline``. Returns ``(bytes, complete)``."""
+        declared = r.headers.get("content-length", "")
+        if not cut_ok and declared.isdigit() and int(declared) > cap:
+            raise MalformedResponse(f"answer of {int(declared)} bytes is larger than the {cap} byte limit",
+                                    subject=url, hint="this is not a chat completion; check the URL")
+        buf = bytearray()
         try:
-            with self._http.stream("POST", url, json=body, headers=self._headers(), timeout=timeout) as r:
-                if r.status_code >= 400:
-                    r.read()
-                    raise self._http_error(url, r, r.text)
-                done = False
-                for line in r.iter_lines():
-                    if time.monotonic() > deadline:
-                        raise EndpointTimeout(
-                            f"stream still open at the {self.config.deadline_s:g} s deadline "
-                            f"({len(parts)} chunks received)", subject=url,
-                            hint="the endpoint never closed the stream; partial text kept", partial="".join(parts))
-                    line = line.strip()
-                    if not line.startswith("data:"):
-                        continue
-                    data = line[5:].strip()
-                    if data == "[DONE]":
-                        done = True
-                        break
-                    try:
-                        ev = json.loads(data)
-                    except ValueError:
-                        raise MalformedResponse(f"stream event is not JSON: {self._scrub(data[:80])!r}",
-                                                subject=url) from None
-                    if not isinstance(ev, dict):
-                        raise MalformedResponse("stream event is not a JSON object", subject=url)
-                    model = ev.get("model", model) if isinstance(ev.get("model"), str) else model
-                    if isinstance(ev.get("usage"), dict):
-                        usage = ev["usage"]
-                    for ch in ev.get("choices") or []:
-                        if not isinstance(ch, dict):
-                            continue
-                        delta = ch.get("delta") or {}
-                        if isinstance(delta, dict) and isinstance(delta.get("content"), str):
-                            parts.append(delta["content"])
-                        if isinstance(ch.get("finish_reason"), str):
-                            finish = ch["finish_reason"]
-                if not done and finish is None:
-                    raise EndpointTimeout("stream ended without [DONE] or a finish_reason", subject=url,
-                                          hint="the connection was cut; partial text kept", partial="".join(parts))
-        except httpx.TimeoutException:
-            raise EndpointTimeout(f"stream stalled for {timeout.read:g} s", subject=url,
-                                  hint="raise --timeout, or the endpoint hangs", partial="".join(parts)) from None
-        except httpx.TransportError as e:
-            raise EndpointUnreachable(f"stream failed: {self._scrub(str(e)) or type(e).__name__}", subject=url,
-                                      hint="is the server running and the URL right?") from None
-        obj: dict[str, Any] = {"model": model, "choices": [
-            {"message": {"role": "assistant", "content": "".join(parts)}, "finish_reason": finish}]}
-        if usage is not None:
-            obj["usage"] = usage
+            for chunk in self._decoded(r, url, cap):
+                buf += chunk
+                if time.monotonic() > deadline:
+                    if cut_ok:
+                        return bytes(buf), False
+                    raise EndpointTimeout(f"answer still arriving at the {self.config.deadline_s:g} s deadline "
+                                          f"({len(buf)} bytes received)", subject=url,
+                                          hint="the endpoint sends its answer too slowly; raise --deadline")
+        except _TooLarge:
+            if cut_ok:
+                return bytes(buf), False
+            raise
+        return bytes(buf), True
+
+    def _read_stream(self, r: httpx.Response, url: str, deadline: float, parts: list[str]) -> dict[str, Any]:
+        """Read a server-sent-event stream into one completion object, within the deadline and the byte limit.
+
+        ``parts`` collects the text received so far (the caller reports it when the stream fails)."""
+        cap = self.config.max_body_bytes
+        state: dict[str, Any] = {"finish": None, "model": None, "usage": None, "done": False}
+        buf = bytearray()
+
+        def event(line: bytes) -> None:
+            line = line.strip()
+            if not line.startswith(b"data:"):
+                return
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                state["done"] = True
+                return
+            try:
+                ev = _loads(data)
+            except ValueError:
+                text = data[:80].decode("utf-8", "replace")
+                raise MalformedResponse(f"stream event is not JSON: {self._scrub(text)!r}", subject=url) from None
+            if not isinstance(ev, dict):
+                raise MalformedResponse("stream event is not a JSON object", subject=url)
+            if isinstance(ev.get("model"), str):
+                state["model"] = ev["model"][:_MAX_FIELD]
+            if isinstance(ev.get("usage"), dict):
+                state["usage"] = ev["usage"]
+            choices = ev.get("choices")
+            for ch in choices if isinstance(choices, list) else ():
+                if not isinstance(ch, dict):
+                    continue
+                delta = ch.get("delta")
+                if isinstance(delta, dict) and isinstance(delta.get("content"), str):
+                    parts.append(delta["content"])
+                if isinstance(ch.get("finish_reason"), str):
+                    state["finish"] = ch["finish_reason"][:_MAX_FIELD]
+
+        for chunk in self._decoded(r, url, cap, what="stream"):
+            if time.monotonic() > deadline:
+                raise EndpointTimeout(
+                    f"stream still open at the {self.config.deadline_s:g} s deadline ({len(parts)} chunks received)",
+                    subject=url, hint="the endpoint never closed the stream; partial text kept", partial="".join(parts))
+            buf += chunk
+            while not state["done"]:
+                i = buf.find(b"\n")
+                if i < 0:
+                    break
+                line = bytes(buf[:i])
+                del buf[:i + 1]
+                event(line)
+            if state["done"]:
+                break
+        if not state["done"] and buf:
+            event(bytes(buf))
+        if not state["done"] and state["finish"] is None:
+            raise EndpointTimeout("stream ended without [DONE] or a finish_reason", subject=url,
+                                  hint="the connection was cut; partial text kept", partial="".join(parts))
+        obj: dict[str, Any] = {"model": state["model"], "choices": [
+            {"message": {"role": "assistant", "content": "".join(parts)}, "finish_reason": state["finish"]}]}
+        if state["usage"] is not None:
+            obj["usage"] = state["usage"]
         return obj
+
+
+class _TooLarge(MalformedResponse):
+    """More bytes than ``ClientConfig.max_body_bytes``."""
+
+
+class _NotSent(EndpointUnreachable):
+    """The connection was never made (refused, DNS, TLS): no request reached the endpoint, no query spent."""
+
+
+_ERROR_SNIPPET_BYTES = 4096
 
 
 @dataclass
