@@ -6,9 +6,11 @@ unchanged. Knobs:
 * ``honor_range`` – answer ``Range: bytes=a-b`` / ``a-`` / ``-n`` with 206 + ``Content-Range`` (default), or
   ignore ranges and answer 200 with the whole file (what some CDNs and naive servers do);
 * ``fail_first`` – answer the first N requests with 503 (to test retries);
-* ``stall_s`` – sleep before answering (to test timeouts).
+* ``stall_s`` – sleep before answering (to test timeouts);
+* ``cut_every`` – every N-th GET sends half its body and drops the connection (to test retried transfers).
 
-Counters: ``requests`` (list of (method, path, range header)) and ``bytes_sent`` (body bytes written).
+Counters: ``requests`` (list of (method, path, range header)), ``bytes_sent`` (body bytes written) and
+``max_inflight`` (most requests being answered at once).
 
 Usage::
 
@@ -38,8 +40,11 @@ class ServerState:
     honor_range: bool = True
     fail_first: int = 0
     stall_s: float = 0.0
+    cut_every: int = 0
     requests: list[tuple[str, str, str | None]] = field(default_factory=list)
     bytes_sent: int = 0
+    inflight: int = 0
+    max_inflight: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -93,8 +98,21 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        st = self.state
+        with st.lock:
+            st.inflight += 1
+            st.max_inflight = max(st.max_inflight, st.inflight)
+        try:
+            self._get()
+        finally:
+            with st.lock:
+                st.inflight -= 1
+
+    def _get(self) -> None:
         if not self._count():
             return
+        with self.state.lock:
+            cut = bool(self.state.cut_every) and len(self.state.requests) % self.state.cut_every == 0
         p = self._resolve()
         if p is None:
             self._empty(404)
@@ -126,6 +144,14 @@ class _Handler(BaseHTTPRequestHandler):
             with open(p, "rb") as f:
                 f.seek(start)
                 left = stop - start
+                if cut:  # half the body, then the connection drops
+                    half = f.read(max(1, left // 2))
+                    with self.state.lock:
+                        self.state.bytes_sent += len(half)
+                    self.wfile.write(half)
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
                 while left:
                     chunk = f.read(min(left, 64 * 1024))
                     if not chunk:
@@ -159,9 +185,10 @@ class LocalHttpServer:
 
 @contextmanager
 def serve_directory(root: str | os.PathLike[str], *, honor_range: bool = True, fail_first: int = 0,
-                    stall_s: float = 0.0) -> Iterator[LocalHttpServer]:
+                    stall_s: float = 0.0, cut_every: int = 0) -> Iterator[LocalHttpServer]:
     """Serve ``root`` on ``http://127.0.0.1:<random port>`` for the duration of the ``with`` block."""
-    state = ServerState(Path(root), honor_range=honor_range, fail_first=fail_first, stall_s=stall_s)
+    state = ServerState(Path(root), honor_range=honor_range, fail_first=fail_first, stall_s=stall_s,
+                        cut_every=cut_every)
     handler = type("Handler", (_Handler,), {"state": state})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 
 from taoke.errors import CorruptFile, ReaderError
 
@@ -65,6 +66,37 @@ class Source(ABC):
         with self._lock:
             self._bytes_read += n
         return data
+
+    def read_ranges(self, spans: Sequence[tuple[int, int]], *, what: str = "data") -> list[bytes]:
+        """Read several ``(offset, n)`` spans at once, in the order given.
+
+        The default reads them one by one (sorted by offset, for locality); a remote source overrides
+        :meth:`_read_ranges` to coalesce nearby spans and fetch them concurrently (:mod:`taoke.io.remote`).
+        ``bytes_read`` grows by the sum of the spans, as if each had been read with :meth:`read_at`.
+        """
+        spans = [(int(o), int(n)) for o, n in spans]
+        for offset, n in spans:
+            if n < 0 or offset < 0:
+                raise CorruptFile(f"negative offset or length for {what} ({offset}, {n})", subject=self.name)
+            if offset + n > self.size:
+                raise CorruptFile(
+                    f"{what} at bytes {offset}..{offset + n} runs past the end of the file ({self.size} bytes)",
+                    subject=self.name, hint="the file is truncated or its header lies; re-download it",
+                )  # fmt: skip
+        out = self._read_ranges(spans)
+        for (_, n), data in zip(spans, out, strict=True):
+            if len(data) != n:
+                raise CorruptFile(f"short read for {what}: wanted {n} bytes, got {len(data)}", subject=self.name)
+        with self._lock:
+            self._bytes_read += sum(n for _, n in spans)
+        return out
+
+    def _read_ranges(self, spans: list[tuple[int, int]]) -> list[bytes]:
+        out: list[bytes] = [b""] * len(spans)
+        for i in sorted(range(len(spans)), key=lambda k: spans[k][0]):
+            offset, n = spans[i]
+            out[i] = self._read(offset, n) if n else b""
+        return out
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release the underlying handle."""
@@ -151,6 +183,9 @@ class SubSource(Source):
 
     def _read(self, offset: int, n: int) -> bytes:
         return self._parent.read_at(self._start + offset, n, what=self.name)
+
+    def _read_ranges(self, spans: list[tuple[int, int]]) -> list[bytes]:
+        return self._parent.read_ranges([(self._start + o, n) for o, n in spans], what=self.name)
 
     @property
     def bytes_read(self) -> int:
