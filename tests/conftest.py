@@ -7,14 +7,15 @@ reason) when only the core set is present; a missing core set is an error, not a
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from taoke import defaults
+
 
 def data_root() -> Path:
-    return Path(os.environ.get("TAOKE_DATA") or Path.home() / ".cache" / "taoke-data")
+    return defaults.data_dir()
 
 
 @pytest.fixture(scope="session")

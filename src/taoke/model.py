@@ -20,14 +20,18 @@ the rows that would be partners are unrelated; see ``tests/test_model.py::test_r
 
 ``config`` is the declared :class:`~taoke.io.base.ModelConfig` when the checkpoint carries one, else the one
 inferred from roles and shapes (``source="inferred-from-shapes"``); both are available.
+
+A ``Model`` is an :class:`~taoke.whitebox.source.EvidenceSource` (what the white-box evidence reads): it holds the
+weights, so it answers every optional capability with "read the weights" (None / all rows).
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Mapping
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -39,10 +43,15 @@ from taoke.roles import (
     LAYOUT_NORM_PLUS_ONE,
     LAYOUT_ROPE_PERMUTED,
     RoleMap,
+    RoleName,
     TensorRef,
     map_roles,
     parse_role,
 )
+
+if TYPE_CHECKING:
+    from taoke.tokenizers import Vocab
+    from taoke.whitebox.source import FixedCells
 
 __all__ = ["Model", "infer_config"]
 
@@ -57,7 +66,7 @@ class Model:
     def __init__(self, checkpoint: Checkpoint, *, config: ModelConfig | None = None) -> None:
         self.checkpoint = checkpoint
         self._declared = config if config is not None else checkpoint.config()
-        self._vocab: Any = None
+        self._vocab: Vocab | None = None
 
     @classmethod
     def open(cls, location: str | os.PathLike[str]) -> Model:
@@ -72,6 +81,12 @@ class Model:
     @property
     def format(self) -> str:
         return self.checkpoint.format
+
+    @property
+    def weights_format(self) -> str:
+        """Format of the weights file itself (``safetensors`` inside an HF folder, else :attr:`format`)."""
+        inner = getattr(self.checkpoint, "inner", None)  # a folder's checkpoint wraps its weights file's
+        return str(getattr(inner, "format", None) or self.checkpoint.format)
 
     @cached_property
     def roles(self) -> RoleMap:
@@ -101,6 +116,20 @@ class Model:
     def has(self, role: str) -> bool:
         return role in self.roles
 
+    @property
+    def role_method(self) -> str:
+        return self.roles.method
+
+    def role_shapes(self) -> Mapping[str, tuple[int, ...]]:
+        return {role: tuple(ref.shape) for role, ref in self.roles.refs.items()}
+
+    def role_dtype(self, role: str) -> str:
+        """Stored dtype of the tensor holding ``role`` (``?`` if the reader cannot say)."""
+        try:
+            return str(self.checkpoint.info(self.roles[role].name).dtype)
+        except Exception:  # noqa: BLE001 - a dtype is descriptive; an unreadable one is reported as unknown
+            return "?"
+
     # -- sizes -------------------------------------------------------------------------------------------
     @property
     def bytes_read(self) -> int:
@@ -129,7 +158,7 @@ class Model:
         return {k: dict(v) for k, v in sorted(acc.items(), key=lambda kv: -kv[1]["params"])}
 
     # -- tokenizer ---------------------------------------------------------------------------------------
-    def tokenizer(self) -> Any:
+    def tokenizer(self) -> Vocab | None:
         """The checkpoint's tokenizer as a :class:`taoke.tokenizers.Vocab` (loaded once, on first use)."""
         if self._vocab is None:
             try:
@@ -140,6 +169,23 @@ class Model:
                 ) from None
             self._vocab = tokenizers.load(self.checkpoint)
         return self._vocab
+
+    # -- optional evidence capabilities (taoke.whitebox.source): a model holds the weights ----------------
+    @property
+    def unit_layers(self) -> tuple[int, ...] | None:
+        return None
+
+    def unit_parts(self, layer: int, parts: tuple[str, ...] | None = None) -> dict[str, np.ndarray] | None:
+        return None
+
+    def embed_rows_available(self, ids: np.ndarray) -> np.ndarray:
+        return np.ones(len(ids), dtype=bool)
+
+    def role_std(self, role: str) -> float | None:
+        return None
+
+    def fixed_cells(self, role: str) -> FixedCells | None:
+        return None
 
     # -- data --------------------------------------------------------------------------------------------
     def get(self, role: str, rows: RowSelector = None) -> np.ndarray:
@@ -173,8 +219,8 @@ class Model:
     def _heads_for(self, key: str) -> int:
         cfg = self.config
         r = parse_role(key)
-        n = cfg.num_kv_heads if r.name.value == "attn.k" else cfg.num_heads
-        if r.name.value == "attn.k" and not n:
+        n = cfg.num_kv_heads if r.name is RoleName.ATTN_K else cfg.num_heads
+        if r.name is RoleName.ATTN_K and not n:
             n = cfg.num_heads
         if not n:
             raise RoleError(

@@ -12,6 +12,7 @@ import pytest
 from taoke.errors import CorruptFile
 from taoke.index.fingerprint import FORMAT, VERSION, Fingerprint, is_fingerprint_file
 from taoke.index.search import compare_views
+from taoke.index.view import FingerprintView
 from taoke.whitebox.evaluate import ACCEPT
 
 # ground truth outside the zoo manifest: MANIFEST W1 (int8 ONNX export of the same MiniLM), W3 / different families
@@ -38,13 +39,13 @@ def test_fingerprint_is_small_and_records_what_it_read(fps, smollm2_gguf: Path) 
     from taoke import open as topen
 
     with topen(str(smollm2_gguf)) as m:
-        assert fp.view().tokenizer().tokens_digest == m.tokenizer().tokens_digest
+        assert FingerprintView(fp).tokenizer().tokens_digest == m.tokenizer().tokens_digest
 
 
 def test_canonical_units_survive_a_permutation(fps) -> None:
     """The key is permutation-invariant: the same unit vectors are chosen in a unit-permuted copy."""
-    a = Fingerprint.load(fps["minilm"]).view()
-    b = Fingerprint.load(fps["minilm-perm"]).view()
+    a = FingerprintView(Fingerprint.load(fps["minilm"]))
+    b = FingerprintView(Fingerprint.load(fps["minilm-perm"]))
     assert a.layers == b.layers == 6
     for i in range(6):
         da, db = a.unit_parts(i)["down"], b.unit_parts(i)["down"]  # one write vector per kept unit
@@ -61,11 +62,11 @@ def test_one_unit_layer_reads_less_and_still_decides(fps) -> None:
     full = Fingerprint.load(fps["minilm"])
     assert one["minilm"].header["unit_layers"] == [3] and len(full.header["unit_layers"]) == 6
     assert one["minilm"].header["source"]["bytes_read"] < 0.5 * full.header["source"]["bytes_read"]
-    d = compare_views(one["minilm"].view(), one["minilm-perm"].view())  # unit-permuted: exact tests cannot see it
+    d = compare_views(FingerprintView(one["minilm"]), FingerprintView(one["minilm-perm"]))  # unit-permuted: exact tests cannot see it
     assert d["kind"] == "derived" and d["log10_p"] < -6, d
-    d = compare_views(one["tiny-0"].view(), one["tiny-1"].view())
+    d = compare_views(FingerprintView(one["tiny-0"]), FingerprintView(one["tiny-1"]))
     assert d["kind"] in ("independent-same-architecture", "unrelated"), d
-    d = compare_views(full.view(), one["minilm-perm"].view())  # mixed: the common layer
+    d = compare_views(FingerprintView(full), FingerprintView(one["minilm-perm"]))  # mixed: the common layer
     assert d["kind"] == "derived" and d["layers_matched"] == 1, d
 
 
@@ -75,7 +76,7 @@ FAST_PAIRS = [("minilm", "minilm-noise"), ("minilm", "minilm-perm"), ("minilm", 
 
 @pytest.mark.parametrize(("a", "b"), FAST_PAIRS)
 def test_fingerprint_verdicts_match_the_labels(fps, small_zoo, a: str, b: str) -> None:
-    d = compare_views(Fingerprint.load(fps[a]).view(), Fingerprint.load(fps[b]).view())
+    d = compare_views(FingerprintView(Fingerprint.load(fps[a])), FingerprintView(Fingerprint.load(fps[b])))
     assert d["kind"] in ACCEPT[_truth(small_zoo, a, b)], (a, b, d)
 
 
@@ -89,7 +90,7 @@ def test_fingerprint_verdict_equals_full_weight_verdict(fps, small_zoo, a: str, 
     fp = {n: Fingerprint.load(fps[n]) for n in (a, b)}
     with taoke.open(fp[a].location) as ma, taoke.open(fp[b].location) as mb:
         full = decide(gather_evidence(ma, mb)).kind
-    assert compare_views(fp[a].view(), fp[b].view())["kind"] == full
+    assert compare_views(FingerprintView(fp[a]), FingerprintView(fp[b]))["kind"] == full
 
 
 @pytest.mark.slow
@@ -99,7 +100,7 @@ def test_fingerprint_verdict_equals_full_weight_verdict(fps, small_zoo, a: str, 
      ("smollm2-f32", "smollm2-rotate"), ("smollm2-f32", "smollm2-layer-subset")],  # noise: minilm-noise (fast)
 )  # fmt: skip
 def test_smollm2_fingerprint_verdicts_match_the_zoo_labels(fps, smollm2_zoo, a: str, b: str) -> None:
-    d = compare_views(Fingerprint.load(fps[a]).view(), Fingerprint.load(fps[b]).view())
+    d = compare_views(FingerprintView(Fingerprint.load(fps[a])), FingerprintView(Fingerprint.load(fps[b])))
     assert d["kind"] in ACCEPT[smollm2_zoo.relation(a, b).relation], (a, b, d)
 
 
@@ -112,7 +113,7 @@ def test_smollm2_layer_subset_fingerprint_verdict_equals_full_weights(fps, smoll
     a, b = "smollm2-f32", "smollm2-layer-subset"
     with taoke.open(str(smollm2_zoo.path_of(a))) as ma, taoke.open(str(smollm2_zoo.path_of(b))) as mb:
         full = decide(gather_evidence(ma, mb))
-    fpv = compare_views(Fingerprint.load(fps[a]).view(), Fingerprint.load(fps[b]).view())
+    fpv = compare_views(FingerprintView(Fingerprint.load(fps[a])), FingerprintView(Fingerprint.load(fps[b])))
     assert (fpv["kind"], fpv["layers_matched"]) == (full.kind, len(full.derived_layers))
 
 

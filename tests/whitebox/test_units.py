@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import taoke
-from taoke.whitebox._view import mlp_parts
+from taoke.whitebox.mlp import mlp_parts
 from taoke.whitebox.units import (
     interior_layers,
     log10_agreement_tail,

@@ -6,7 +6,7 @@ Declared (read from the model's own files, nothing inferred): model-card front m
 fine-tuned from; recorded as a weak declaration); GGUF ``general.base_model.*`` and ``general.license``.
 
 Detected: for each candidate ancestor, the white-box verdict of ``taoke compare CANDIDATE MODEL``
-(:func:`taoke.whitebox.compare.gather_evidence` + :func:`taoke.verdict.decide`), and the tokenizer family
+(:func:`taoke.compare`), and the tokenizer family
 (:func:`taoke.tokenizers.identify`). Index search plugs in by passing ready :class:`Detection` values (see
 :func:`audit`'s ``detections``).
 
@@ -36,9 +36,14 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from taoke import defaults
 from taoke.audit._licences import Licence, find_licence
+from taoke.verdict import Verdict, VerdictKind
+
+if TYPE_CHECKING:
+    from taoke.model import Model
 
 FORMAT = "taoke.audit"
 VERSION = 1
@@ -62,8 +67,8 @@ SCRATCH_PATTERNS = (
 )
 _GENERIC_STEMS = {"model", "pytorch_model", "consolidated", "model_part_0000", "weights", "ggml-model"}
 _QUANT_SUFFIX = re.compile(r"[._-](?:q\d(?:_[a-z0-9]+)*|f16|f32|bf16|fp16|fp32|int8|int4|gguf|onnx)$", re.I)
-DERIVED_KINDS = ("derived", "repackaged", "identical")
-INDEPENDENT_KINDS = ("independent-same-architecture", "unrelated")
+DERIVED_KINDS = tuple(k for k in VerdictKind if k.related)  # same weights or derived
+INDEPENDENT_KINDS = tuple(k for k in VerdictKind if k.independent)
 
 
 def norm_id(s: str) -> str:
@@ -134,6 +139,14 @@ class Declaration:
                 "license_source": self.license_source, "scratch_claims": list(self.scratch_claims),
                 "card_source": self.card_source, "has_licence_file": self.has_licence_file}
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Declaration:
+        """Read back :meth:`to_dict` (``text_ids``, the normalised README, is not serialised: empty)."""
+        return cls(str(d["location"]), d.get("name"), tuple(d.get("own_ids") or ()),
+                   tuple((str(b["name"]), str(b["source"])) for b in d.get("bases") or ()), d.get("license"),
+                   d.get("license_source"), tuple(d.get("scratch_claims") or ()), str(d.get("card_source", "none")),
+                   bool(d.get("has_licence_file")), "")  # fmt: skip
+
 
 def _sentences_with(text: str, patterns: Sequence[str]) -> tuple[str, ...]:
     out: list[str] = []
@@ -200,15 +213,23 @@ class Detection:
         return {"location": self.location, "ids": list(self.ids), "license": self.license, "verdict": self.verdict,
                 "sentence": self.sentence, "log10_p": self.log10_p, "compare": dict(self.compare)}
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Detection:
+        return cls(str(d["location"]), tuple(d.get("ids") or ()), d.get("license"), str(d["verdict"]),
+                   str(d.get("sentence", "")), d.get("log10_p"), dict(d.get("compare") or {}))  # fmt: skip
 
-def detect(model: Any, candidate: str, *, seed: int = 0, units: int = 256, alpha: float = 1e-6) -> Detection:
+    def comparison(self) -> Verdict | None:
+        """The full white-box verdict behind this detection (None when it came without one, e.g. from an index)."""
+        return Verdict.from_dict(self.compare) if self.compare else None
+
+
+def detect(model: Model, candidate: str, *, seed: int = defaults.SEED, units: int = defaults.UNITS,
+           alpha: float = defaults.ALPHA) -> Detection:  # fmt: skip
     """Run ``taoke compare CANDIDATE MODEL`` and keep what the audit needs."""
     import taoke
-    from taoke.verdict import decide
-    from taoke.whitebox.compare import gather_evidence
 
     with taoke.open(candidate) as c:
-        v = decide(gather_evidence(c, model, seed=seed, units=units), alpha=alpha)
+        v = taoke.compare(c, model, alpha=alpha, seed=seed, units=units)
         card = c.card
         return Detection(c.path, identifiers(c), card.license if card is not None else None, v.kind, v.sentence,
                          v.log10_p, v.to_dict())
@@ -224,6 +245,10 @@ class Finding:
     def to_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "text": self.text, "candidate": self.candidate}
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Finding:
+        return cls(str(d["kind"]), str(d["text"]), d.get("candidate"))
+
 
 @dataclass(frozen=True)
 class ChecklistItem:
@@ -234,6 +259,10 @@ class ChecklistItem:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ChecklistItem:
+        return cls(str(d["licence"]), str(d["obligation"]), str(d["status"]), str(d.get("url", "")))
 
 
 @dataclass(frozen=True)
@@ -259,6 +288,14 @@ class AuditResult:
                 "findings": [f.to_dict() for f in self.findings],
                 "licence_checklist": [c.to_dict() for c in self.checklist], "disclaimer": DISCLAIMER,
                 "notes": list(self.notes)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> AuditResult:
+        """An audit read back from its ``taoke.audit`` JSON (what reports are built from)."""
+        return cls(Declaration.from_dict(d["declared"]), tuple(Detection.from_dict(x) for x in d.get("detections") or ()),
+                   d.get("tokenizer"), tuple(Finding.from_dict(f) for f in d.get("findings") or ()), str(d["status"]),
+                   str(d.get("summary", "")), tuple(ChecklistItem.from_dict(c) for c in d.get("licence_checklist") or ()),
+                   tuple(str(n) for n in d.get("notes") or ()))  # fmt: skip
 
 
 def display_name(det: Detection) -> str:
@@ -289,7 +326,7 @@ def assess(decl: Declaration, detections: Sequence[Detection], tokenizer: Mappin
         name = display_name(det)
         where = _declares(decl, det)
         if det.verdict in DERIVED_KINDS:
-            same = det.verdict in ("identical", "repackaged")
+            same = VerdictKind(det.verdict).same_weights
             if same and ids_match(decl.own_ids, det.ids):
                 findings.append(Finding("same-model", f"same weights as {name}, which carries this model's own name "
                                         f"(another packaging of the same model): {det.sentence}", det.location))
@@ -384,9 +421,9 @@ def audit(
     candidates: Sequence[str] = (),
     detections: Sequence[Detection] = (),
     tokenizer: bool = True,
-    seed: int = 0,
-    units: int = 256,
-    alpha: float = 1e-6,
+    seed: int = defaults.SEED,
+    units: int = defaults.UNITS,
+    alpha: float = defaults.ALPHA,
 ) -> AuditResult:
     """Audit ``model`` (a path or URL) against candidate ancestors (paths) and/or ready ``detections``.
 

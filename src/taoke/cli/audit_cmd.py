@@ -10,12 +10,14 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from taoke import defaults
 from taoke.cli._output import JSON_OPTION_HELP, emit, err_console
 from taoke.cli.report_cmd import REPORT_HELP
 
@@ -60,8 +62,8 @@ def audit_cmd(
     candidate: list[str] = typer.Option([], "--candidate", "-c", help="A candidate ancestor (repeatable)."),
     against: Path | None = typer.Option(None, "--against", help="A fingerprint index to search for ancestors."),
     no_tokenizer: bool = typer.Option(False, "--no-tokenizer", help="Skip the tokenizer-family identification."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the weight comparisons."),
-    alpha: float = typer.Option(1e-6, "--alpha", help="Significance level for 'derived'."),
+    seed: int = typer.Option(defaults.SEED, "--seed", help="Seed of the weight comparisons."),
+    alpha: float = typer.Option(defaults.ALPHA, "--alpha", help="Significance level for 'derived'."),
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
@@ -71,7 +73,7 @@ def audit_cmd(
     candidates = list(candidate)
     if against is not None:
         candidates += [c for c in _index_candidates(against, model) if c not in candidates]
-    with err_console.status("auditing…", spinner="dots") if not as_json else _Null():
+    with err_console.status("auditing…", spinner="dots") if not as_json else nullcontext():
         res = audit(model, candidates=tuple(candidates), tokenizer=not no_tokenizer, seed=seed, alpha=alpha)
     d = res.to_dict()
     if report is not None:
@@ -99,14 +101,6 @@ def _index_candidates(index: Path, model: str, k: int = 5) -> list[str]:
     if not locs:
         err_console.print(f"[dim]note: the index {index} holds no model related to {model}[/]")
     return locs
-
-
-class _Null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def register(app: typer.Typer) -> None:

@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from taoke import defaults
 from taoke.cli._output import JSON_OPTION_HELP, emit, err_console
 from taoke.cli.report_cmd import REPORT_HELP
+from taoke.wording import tensors_state
 
-_COLORS = {"identical": "green", "repackaged": "green", "derived": "red", "independent-same-architecture": "cyan",
-           "unrelated": "cyan", "inconclusive": "yellow"}  # fmt: skip
+if TYPE_CHECKING:
+    from taoke.verdict import Verdict
 
 
-def _render(v, c: Console) -> None:  # type: ignore[no-untyped-def]
+def _colour(v: Verdict) -> str:
+    if v.kind.related:
+        return "green" if v.kind.same_weights else "red"
+    return "cyan" if v.kind.independent else "yellow"
+
+
+def _render(v: Verdict, c: Console) -> None:
     ev = v.evidence
-    c.print(f"[bold {_COLORS.get(v.kind, 'white')}]{v.kind.upper()}[/]  {v.sentence}")
+    c.print(f"[bold {_colour(v)}]{v.kind.upper()}[/]  {v.sentence}")
     c.print(f"[dim]A: {ev.path_a}\nB: {ev.path_b}[/]")
     t = Table(title="architecture (reported separately from weight evidence)", show_lines=False)
     for col in ("field", "A", "B", ""):
@@ -38,8 +48,8 @@ def _render(v, c: Console) -> None:  # type: ignore[no-untyped-def]
         e.add_row(
             "tensors (sampled rows)",
             f"{ev.exact.compared} shared roles of {ev.exact.roles_a}/{ev.exact.roles_b}",
-            "identical" if ev.exact.identical else ("within storage precision" if ev.exact.repackaged else "differ"),
-            "" if w is None else f"worst {w.role}: rel err {w.rel_err:.3g} (tolerance {w.tolerance:.3g})",
+            tensors_state(ev.exact.identical, ev.exact.repackaged),
+            "" if w is None else f"worst {w.label}: rel err {w.rel_err:.3g} (tolerance {w.tolerance:.3g})",
         )
     if ev.alignment is not None:
         a = ev.alignment
@@ -73,9 +83,9 @@ def _render(v, c: Console) -> None:  # type: ignore[no-untyped-def]
 def compare_cmd(
     a: str = typer.Argument(..., help="Model A (the candidate ancestor): file, folder, http(s) URL or .tkfp fingerprint."),
     b: str = typer.Argument(..., help="Model B (the model under question)."),
-    seed: int = typer.Option(0, "--seed", help="Seed for the row/unit samples (results are reproducible)."),
-    units: int = typer.Option(256, "--units", help="Hidden units per layer used by the agreement test."),
-    alpha: float = typer.Option(1e-6, "--alpha", help="Significance level for 'derived'."),
+    seed: int = typer.Option(defaults.SEED, "--seed", help="Seed for the row/unit samples (results are reproducible)."),
+    units: int = typer.Option(defaults.UNITS, "--units", help="Hidden units per layer used by the agreement test."),
+    alpha: float = typer.Option(defaults.ALPHA, "--alpha", help="Significance level for 'derived'."),
     full: bool = typer.Option(False, "--full", help="Run the unit test even when the copy is re-packaged."),
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
     no_hash: bool = typer.Option(False, "--no-hash", help="--report: do not sha256 the inputs."),
@@ -85,39 +95,14 @@ def compare_cmd(
     import taoke
     from taoke.cli.report_cmd import write_cli_report
     from taoke.index.fingerprint import is_fingerprint_file
-    from taoke.verdict import decide
-    from taoke.whitebox.compare import gather_evidence
 
-    if is_fingerprint_file(a) or is_fingerprint_file(b):  # lineage from fingerprints, without the weights
-        with err_console.status("comparing fingerprints…", spinner="dots") if not as_json else _nullctx():
-            va, vb = _fingerprint_views(a, b)
-            v = decide(gather_evidence(va, vb, seed=seed, units=units, full=full), alpha=alpha)
-    else:
-        with taoke.open(a) as ma, taoke.open(b) as mb:
-            with err_console.status("comparing…", spinner="dots") if not as_json else _nullctx():
-                v = decide(gather_evidence(ma, mb, seed=seed, units=units, full=full), alpha=alpha)
+    what = "comparing fingerprints…" if is_fingerprint_file(a) or is_fingerprint_file(b) else "comparing…"
+    with err_console.status(what, spinner="dots") if not as_json else nullcontext():
+        v = taoke.compare(a, b, alpha=alpha, seed=seed, units=units, full=full)
     d = v.to_dict()
     if report is not None:
         write_cli_report(d, report, inputs=(("A", a), ("B", b)), hash_files=not no_hash)
     emit(d, as_json, lambda c: _render(v, c))
-
-
-def _fingerprint_views(a: str, b: str):  # type: ignore[no-untyped-def]
-    """``.tkfp`` files as views; a model is fingerprinted first, with the other side's parameters (units, unit
-    layers), so both sides hold the same evidence."""
-    from taoke.index.fingerprint import Fingerprint, is_fingerprint_file, make_fingerprint
-
-    fps = {x: Fingerprint.load(x) for x in (a, b) if is_fingerprint_file(x)}
-    params = next(iter(fps.values())).view().fingerprint_params if fps else {}
-    return tuple((fps[x] if x in fps else make_fingerprint(x, **params)).view() for x in (a, b))
-
-
-class _nullctx:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def register(app: typer.Typer) -> None:

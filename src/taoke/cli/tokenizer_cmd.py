@@ -12,13 +12,13 @@ vocab.txt), a GGUF, or a model folder.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from taoke import defaults
 from taoke.cli._output import JSON_OPTION_HELP, emit
 
 
@@ -161,7 +161,7 @@ def register(app: typer.Typer) -> None:
         from taoke.cli._output import err_console
         from taoke.tokenizers import build_db, shipped_db_path
 
-        root = str(data) if data else (os.environ.get("TAOKE_DATA") or os.path.expanduser("~/.cache/taoke-data"))
+        root = str(data or defaults.data_dir())
         t0 = time.perf_counter()
         db = build_db(root, progress=None if as_json else (lambda s: err_console.print(f"[dim]{s}[/]")))
         path = str(out) if out else shipped_db_path()

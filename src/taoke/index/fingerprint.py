@@ -3,8 +3,9 @@
 ``make_fingerprint(location)`` opens a model (file, folder or ``http(s)://`` URL, through :func:`taoke.open`),
 reads only what the tests need and returns a :class:`Fingerprint`; ``fp.save(path)`` writes one file
 (a ``.npz`` zip: a JSON header ``{"format": "taoke.fingerprint", "version": 1, ...}`` plus named arrays).
-:class:`taoke.index.view.FingerprintView` puts a fingerprint where :func:`taoke.whitebox.compare.gather_evidence`
-expects a model, so ``taoke compare FP_A FP_B`` decides lineage without the weights.
+:class:`taoke.index.view.FingerprintView` serves a fingerprint as an :class:`~taoke.whitebox.source.EvidenceSource`
+(what :func:`taoke.whitebox.compare.gather_evidence` reads), so ``taoke compare FP_A FP_B`` decides lineage
+without the weights.
 
 What is kept (per model; SmolLM2-135M: ~4 MB, see docs/index.md):
 
@@ -23,7 +24,7 @@ What is kept (per model; SmolLM2-135M: ~4 MB, see docs/index.md):
   them instead of on all shared tokens. The rows whose *id* hashes to ``0 mod 32`` are kept too, so a model
   without a tokenizer (aligned by id) shares anchors with every relative;
 * *canonical MLP units*: in every layer the ``units`` hidden units with the largest ``‖gate_u‖·‖up_u‖·‖down_u‖``
-  (read vectors after folding the pre-MLP norm gain, as :func:`taoke.whitebox._view.mlp_parts` does). The key is
+  (read vectors after folding the pre-MLP norm gain, as :func:`taoke.whitebox.mlp.mlp_parts` does). The key is
   invariant to a permutation of units, a rotation of the residual stream with folded norms and the cancelling
   rescalings of the zoo (``up·c``, ``down/c``); it is stable under noise (measured on SmolLM2: 27–31 of the top 32
   units survive σ = 0.3·std noise, 32/32 at 0.01). A copy therefore keeps (mostly) the same units, and the
@@ -52,7 +53,6 @@ import json
 import os
 import time
 import zipfile
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +61,8 @@ from typing import Any
 import numpy as np
 
 from taoke.errors import CorruptFile, ReaderError, TaokeError
+from taoke.serialize import jsonable
+from taoke.tokenizers import vocab_to_arrays
 
 FORMAT = "taoke.fingerprint"
 VERSION = 2  # 2: unit rows stored as mlp_parts gives them (gain folded, MoE experts stacked)
@@ -107,88 +109,16 @@ def unit_key(parts: Mapping[str, np.ndarray]) -> np.ndarray:
     return k
 
 
-def _q8(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """int8 rows with a per-row scale (how unit rows are stored); :func:`dequantize_rows` inverts it."""
     x = np.asarray(x, dtype=np.float32)
     s = np.max(np.abs(x), axis=1) / 127.0
     s = np.where(s > 0, s, 1.0).astype(np.float32)
     return np.clip(np.rint(x / s[:, None]), -127, 127).astype(np.int8), s
 
 
-def _dq8(q: np.ndarray, s: np.ndarray) -> np.ndarray:
+def dequantize_rows(q: np.ndarray, s: np.ndarray) -> np.ndarray:
     return q.astype(np.float32) * s[:, None].astype(np.float32)
-
-
-# -- tokenizer serialisation -------------------------------------------------------------------------------
-
-
-def _pack_bytes(items: list[bytes | None]) -> tuple[np.ndarray, np.ndarray]:
-    lens = np.fromiter((-1 if t is None else len(t) for t in items), dtype=np.int64, count=len(items))
-    blob = b"".join(t for t in items if t is not None)
-    return np.frombuffer(zlib.compress(blob, 6), dtype=np.uint8), lens
-
-
-def _unpack_bytes(blob: np.ndarray, lens: np.ndarray) -> list[bytes | None]:
-    raw = zlib.decompress(blob.tobytes())
-    out: list[bytes | None] = []
-    pos = 0
-    for n in lens.tolist():
-        if n < 0:
-            out.append(None)
-        else:
-            out.append(raw[pos : pos + n])
-            pos += n
-    return out
-
-
-def _vocab_arrays(v: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    arrays: dict[str, np.ndarray] = {}
-    arrays["tok.bytes"], arrays["tok.lens"] = _pack_bytes(list(v.tokens))
-    arrays["tok.types"] = np.asarray([int(t) for t in v.token_types], dtype=np.uint8)
-    flat: list[bytes | None] = [x for pair in v.merges for x in pair]
-    arrays["tok.merges"], arrays["tok.merge_lens"] = _pack_bytes(flat)
-    meta = {
-        "kind": v.kind,
-        "source_format": v.source_format,
-        "name": v.name,
-        "path": v.path,
-        "chat_template": v.chat_template,
-        "specials": [[s.id, s.text, int(s.type)] for s in v.specials],
-        "meta": _jsonable(dict(v.meta)),
-        "regular_digest": v.regular_digest,
-        "tokens_digest": v.tokens_digest,
-    }
-    return arrays, meta
-
-
-def _jsonable(x: Any) -> Any:
-    try:
-        json.dumps(x)
-        return x
-    except (TypeError, ValueError):
-        if isinstance(x, Mapping):
-            return {str(k): _jsonable(v) for k, v in x.items()}
-        if isinstance(x, (list, tuple)):
-            return [_jsonable(v) for v in x]
-        return str(x)
-
-
-def vocab_from(header: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> Any:
-    """Rebuild the :class:`~taoke.tokenizers.Vocab` stored in a fingerprint (None when it has none)."""
-    meta = header.get("tokenizer")
-    if not meta:
-        return None
-    from taoke.tokenizers._vocab import SpecialToken, TokenType, Vocab
-
-    tokens = tuple(_unpack_bytes(arrays["tok.bytes"], arrays["tok.lens"]))
-    types = tuple(TokenType(int(t)) for t in arrays["tok.types"].tolist())
-    flat = _unpack_bytes(arrays["tok.merges"], arrays["tok.merge_lens"])
-    merges = tuple((flat[i] or b"", flat[i + 1] or b"") for i in range(0, len(flat), 2))
-    specials = tuple(SpecialToken(int(i), str(t), TokenType(int(ty))) for i, t, ty in meta["specials"])
-    return Vocab(
-        kind=meta["kind"], tokens=tokens, token_types=types, merges=merges, specials=specials,
-        chat_template=meta.get("chat_template"), source_format=meta.get("source_format", "?"),
-        path=meta.get("path", ""), name=meta.get("name", ""), meta=dict(meta.get("meta") or {}),
-    )  # fmt: skip
 
 
 def anchor_ids(vocab: Any, n_rows: int, *, cap: int = ANCHOR_CAP, mod: int = ANCHOR_MOD) -> np.ndarray:
@@ -197,7 +127,7 @@ def anchor_ids(vocab: Any, n_rows: int, *, cap: int = ANCHOR_CAP, mod: int = ANC
     if vocab is not None:
         items = [(h, i) for h, i in vocab.hashes.items() if h % mod == 0 and i < n_rows]
     else:
-        from taoke.tokenizers._vocab import token_hash64
+        from taoke.tokenizers import token_hash64
 
         items = [(h, i) for i in range(n_rows) if (h := token_hash64(i.to_bytes(4, "little"))) % mod == 0]
     items.sort()
@@ -271,13 +201,6 @@ class Fingerprint:
             raise ReaderError(f"cannot read fingerprint: {e.strerror or e}", subject=str(path)) from None
         return cls.from_bytes(data, subject=str(path))
 
-    def view(self) -> Any:
-        from taoke.index.view import FingerprintView
-
-        return FingerprintView(self)
-
-    def size_bytes(self) -> int:
-        return len(self.to_bytes())
 
 
 def is_fingerprint_file(path: str | os.PathLike[str]) -> bool:
@@ -345,7 +268,7 @@ def _fingerprint(m: Any, *, units: int, unit_layers: int, name: str | None, loca
     except Exception as e:  # noqa: BLE001 - a missing tokenizer is recorded, not fatal
         notes.append(f"tokenizer unavailable: {str(e).splitlines()[0][:160]}")
     if vocab is not None:
-        va, tok_meta = _vocab_arrays(vocab)
+        va, tok_meta = vocab_to_arrays(vocab)
         arrays.update(va)
         arrays["minhash"] = minhash(vocab)
 
@@ -384,7 +307,7 @@ def _fingerprint(m: Any, *, units: int, unit_layers: int, name: str | None, loca
             "bytes_read": int(m.bytes_read),
             "seconds": round(time.perf_counter() - t0, 3),
         },
-        "config": _jsonable(cfg.to_dict()),
+        "config": jsonable(cfg.to_dict()),
         "declared_config": m.declared_config is not None,
         "family": m.roles.family,
         "role_method": str(getattr(m.roles, "method", "names")),
@@ -406,7 +329,7 @@ def _fingerprint(m: Any, *, units: int, unit_layers: int, name: str | None, loca
 
 
 class _WholeReads:
-    """``m`` as :func:`taoke.whitebox._view.mlp_parts` sees it; a tensor stored transposed is read whole once per
+    """``m`` as :func:`taoke.whitebox.mlp.mlp_parts` sees it; a tensor stored transposed is read whole once per
     layer (kept until :meth:`clear`) and every request for it is answered from that read."""
 
     def __init__(self, m: Any) -> None:
@@ -474,7 +397,7 @@ def _anchors(view: _WholeReads, vocab: Any) -> dict[str, np.ndarray]:
 
 def _unit_layer(view: _WholeReads, i: int, units: int, arrays: dict[str, np.ndarray]) -> bool:
     """Keep layer ``i``'s top ``units`` canonical units (as ``mlp_parts`` gives them); False if it has no MLP."""
-    from taoke.whitebox._view import mlp_parts
+    from taoke.whitebox.mlp import mlp_parts
 
     parts = mlp_parts(view, i)
     if "up" not in parts:
@@ -483,7 +406,7 @@ def _unit_layer(view: _WholeReads, i: int, units: int, arrays: dict[str, np.ndar
     sel = np.sort(np.argsort(-key, kind="stable")[: min(units, key.shape[0])])
     arrays[f"ui.{i}"] = sel.astype(np.int32)
     for part, x in parts.items():
-        arrays[f"u.{i}.{part}"], arrays[f"us.{i}.{part}"] = _q8(x[sel])
+        arrays[f"u.{i}.{part}"], arrays[f"us.{i}.{part}"] = quantize_rows(x[sel])
     return True
 
 

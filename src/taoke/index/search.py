@@ -6,8 +6,8 @@ when there are fewer than ``shortlist`` by models of the same shapes (hidden siz
 first; an indexed look-up that finds re-packaged copies without a tokenizer and vocabulary edits, whose sketches
 need not collide); the union is ranked by descriptor Hamming similarity and MinHash Jaccard
 read from ``sketches`` (a few hundred small rows), and the best ``shortlist`` go on. Second cut: the exact tests
-(:func:`taoke.whitebox.compare.gather_evidence` on :class:`~taoke.index.view.FingerprintView` s) and the
-calibrated verdict (:func:`taoke.verdict.decide`) for each, with results cached in the index.
+(:func:`taoke.compare` on :class:`~taoke.index.view.FingerprintView` s) and the calibrated verdict for each, with
+results cached in the index.
 """
 
 from __future__ import annotations
@@ -18,15 +18,19 @@ from typing import Any
 
 import numpy as np
 
+from taoke import defaults
 from taoke.index.fingerprint import Fingerprint
 from taoke.index.sketch import hamming_similarity, minhash_jaccard, srp_bands, srp_signature, token_bands
 from taoke.index.store import IndexStore
+from taoke.index.view import FingerprintView
+from taoke.verdict import VerdictKind
+from taoke.whitebox.source import EvidenceSource, unit_layer_count
 
-RELATED = ("identical", "repackaged", "derived")
+RELATED = tuple(k.value for k in VerdictKind if k.related)
 
 
-def compare_views(a: Any, b: Any, *, seed: int = 0) -> dict[str, Any]:
-    """Run the white-box tests on two views (fingerprints or models) and summarise the verdict.
+def compare_views(a: EvidenceSource, b: EvidenceSource, *, seed: int = defaults.SEED) -> dict[str, Any]:
+    """Run the white-box tests on two sources (fingerprints or models) and summarise the verdict.
 
     ``similarity`` orders related pairs for the tree: 2 for identical, 1.5 for re-packaged, and for derived
     pairs the mean matched |cos| of the read vectors over B's layers, times the share of layers matched
@@ -34,21 +38,20 @@ def compare_views(a: Any, b: Any, *, seed: int = 0) -> dict[str, Any]:
     sampled values agree within storage precision (the tree's tie-breaker: a child shares more tensors
     unchanged with its parent than with its parent's other children).
     """
-    from taoke.verdict import decide
-    from taoke.whitebox.compare import gather_evidence
+    import taoke
 
-    v = decide(gather_evidence(a, b, seed=seed))
+    v = taoke.compare(a, b, seed=seed)
     sim = 0.0
-    if v.kind == "identical":
+    if v.kind is VerdictKind.IDENTICAL:
         sim = 2.0
-    elif v.kind == "repackaged":
+    elif v.kind is VerdictKind.REPACKAGED:
         sim = 1.5
     elif v.evidence.units is not None and v.evidence.units.matches:
         ms = v.evidence.units.matches
         sig = {lb for lb, _la in v.derived_layers}
         # share of the layers that carry unit evidence (all layers; a fingerprint made with unit_layers=k: those)
-        cov = len(sig) / max(*(len(getattr(v, "unit_layers", range(v.layers))) for v in (a, b)), 1)
-        sim = float(np.mean([m.matched_cos for m in ms])) * cov if v.kind == "derived" else 0.0
+        cov = len(sig) / max(unit_layer_count(a), unit_layer_count(b), 1)
+        sim = float(np.mean([m.matched_cos for m in ms])) * cov if v.kind is VerdictKind.DERIVED else 0.0
     ex = v.evidence.exact
     shared = 0.0 if ex is None else sum(d.within for d in ex.diffs) / max(ex.roles_a, ex.roles_b, 1)
     return {
@@ -126,14 +129,15 @@ def shortlist(store: IndexStore, fp: Fingerprint, *, size: int = 20, exclude: in
 
 
 def search(
-    store: IndexStore, fp: Fingerprint, *, k: int = 5, size: int = 20, exclude: int | None = None, seed: int = 0
+    store: IndexStore, fp: Fingerprint, *, k: int = 5, size: int = 20, exclude: int | None = None,
+    seed: int = defaults.SEED,
 ) -> list[Hit]:
     """Nearest ancestors of ``fp`` in ``store``: related models first (strongest evidence first), at most ``k``."""
-    va = fp.view()
+    va = FingerprintView(fp)
     hits: list[Hit] = []
     for c in shortlist(store, fp, size=size, exclude=exclude):
         m = store.model(c.model_id)
-        vb = store.fingerprint(c.model_id).view()
+        vb = FingerprintView(store.fingerprint(c.model_id))
         d = compare_views(vb, va, seed=seed)  # candidate ancestor as A, the query as B
         hits.append(Hit(m.name, m.id, m.location, d["kind"], d["sentence"], d["log10_p"], d["similarity"],
                         round(c.sketch_similarity, 4), c.token_jaccard))  # fmt: skip

@@ -33,6 +33,8 @@ from typing import Any
 
 from taoke.index.search import RELATED, compare_views, shortlist
 from taoke.index.store import IndexStore
+from taoke.index.view import FingerprintView
+from taoke.verdict import VerdictKind
 
 _PRECISION_FALLBACK = 0.5
 SIM_TIE = 0.005  # similarities closer than this are ties (resolution of fingerprint unit similarities)
@@ -105,7 +107,7 @@ def _pair(store: IndexStore, a: int, b: int, views: dict[int, Any]) -> dict[str,
     if d is None:
         for i in (lo, hi):
             if i not in views:
-                views[i] = store.fingerprint(i).view()
+                views[i] = FingerprintView(store.fingerprint(i))
         d = compare_views(views[lo], views[hi])
         store.cache_pair(lo, hi, d)
     return d
@@ -192,11 +194,11 @@ def _orient(info: dict[int, dict[str, Any]], edges: dict[tuple[int, int], dict[s
                 break
 
     # 2. copy clusters, ordered inside
-    copies = uf_groups(lambda d: d["kind"] in ("identical", "repackaged"), ids)
+    copies = uf_groups(lambda d: VerdictKind(d["kind"]).same_weights, ids)
     cluster_of: dict[int, int] = {}
     order_in: dict[int, list[int]] = {}
     for ci, members in enumerate(copies):
-        classes = uf_groups(lambda d: d["kind"] == "identical" or bool(d.get("values_identical")), members)
+        classes = uf_groups(lambda d: d["kind"] == VerdictKind.IDENTICAL or bool(d.get("values_identical")), members)
         classes.sort(key=lambda cl: (min(info[i]["prec"] for i in cl), min(cl)))
         order: list[int] = []
         for cl in classes:
@@ -323,7 +325,7 @@ def render_image(forest: Forest, path: str) -> str:
     width = max(6.0, 1.4 * next_x[0])
     depth = max((-y for _x, y in pos.values()), default=0.0)
     fig, ax = plt.subplots(figsize=(width, 1.6 * (depth + 1) + 1))
-    colors = {"identical": "tab:green", "repackaged": "tab:green", "derived": "tab:red"}
+    colors: dict[str, str] = {VerdictKind.IDENTICAL: "tab:green", VerdictKind.REPACKAGED: "tab:green", VerdictKind.DERIVED: "tab:red"}
     for n in forest.nodes.values():
         if n.parent is not None:
             (x0, y0), (x1, y1) = pos[n.parent], pos[n.id]

@@ -1,97 +1,54 @@
-"""A fingerprint seen as a model: what :func:`taoke.whitebox.compare.gather_evidence` reads, served from the record.
+"""A fingerprint as an :class:`~taoke.whitebox.source.EvidenceSource`: what the white-box tests read, served from
+the record, and nothing the record does not hold.
 
-:class:`FingerprintView` implements the :class:`taoke.whitebox._view.WeightView` protocol plus ``roles.refs``,
-``config``, ``tokenizer()``, ``path``, ``bytes_read``, ``file_size`` and ``card``, and two optional hooks the
-white-box code looks for (``embed_rows_available`` in :mod:`taoke.whitebox.compare`, ``role_std`` in
-:mod:`taoke.whitebox.stdfp`):
+What a :class:`FingerprintView` serves:
 
-* ``get("embed", rows)`` with anchor ids → the anchor rows (float16 precision; the alignment asks for these);
-* ``get(role, rows)`` for any other row request of a 2-D role → the stored exact sample (fixed rows and columns
-  that depend only on the shape, identical in every fingerprint). The exact test draws its own random rows; a
-  fingerprint answers with its fixed cells on both sides, which is a different sample of the same tensor;
-* ``unit_parts(layer)`` (the hook :func:`taoke.whitebox._view.mlp_parts` looks for) → the canonical units only,
-  as ``mlp_parts`` would give them on the weights;
-* 1-D roles (norm gains, biases) in full;
-* a whole square matrix (asked for by the exact test's transposition check) → NaN: not held.
+* the header facts: path (``fingerprint:<name>``), the source's format, sizes, config, layers, card, every role
+  with its shape and stored dtype, how roles were assigned, and the full tokenizer;
+* ``get(role)`` of a 1-D role (norm gains, biases): the role in full, any rows of it;
+* ``get("embed", rows)`` for anchor token ids: the anchor rows (float16 precision; the alignment asks for these,
+  ``embed_rows_available`` says which ids are anchors);
+* ``fixed_cells(role)`` of a 2-D role: the exact sample (fixed rows and columns that depend only on the shape,
+  identical in every fingerprint), which the exact test compares on both sides;
+* ``unit_parts(layer)`` → the canonical units kept for the layer, as :func:`taoke.whitebox.mlp.mlp_parts` would
+  give them on the weights; ``unit_layers`` names those layers;
+* ``role_std(role)`` → the std of an attention matrix measured when fingerprinting.
 
-Anything else raises :class:`taoke.errors.TensorNotFound` with a hint that the fingerprint does not hold it.
+Anything else — other rows of a 2-D role, a whole matrix — raises :class:`taoke.errors.TensorNotFound` with a
+hint that the fingerprint does not hold it. A square matrix stored transposed *and* renamed is therefore not
+recognised by the exact test on fingerprints (the sample holds ``A[r, c]``, not ``A[c, r]``; docs/index.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 from functools import cached_property
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from taoke.errors import TensorNotFound
-from taoke.index.fingerprint import Fingerprint, _dq8, vocab_from
-from taoke.io.base import ModelCard, ModelConfig
-
-
-@dataclass(frozen=True)
-class _Ref:
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-    how: str
-    transposed: bool = False
-    stack_index: int | None = None
-
-
-@dataclass(frozen=True)
-class _Info:
-    name: str
-    shape: tuple[int, ...]
-    dtype: str
-
-
-class _Roles:
-    def __init__(self, refs: dict[str, _Ref], family: str, layers: int, method: str) -> None:
-        self.refs = refs
-        self.method = method
-        self.family = family
-        self.num_layers = layers
-
-    def __contains__(self, role: object) -> bool:
-        return isinstance(role, str) and role in self.refs
-
-    def __getitem__(self, role: str) -> _Ref:
-        return self.refs[role]
-
-
-class _Checkpoint:
-    """Just enough of :class:`taoke.io.base.Checkpoint` for the dtype look-ups of the exact test."""
-
-    def __init__(self, refs: dict[str, _Ref], fmt: str) -> None:
-        self._by_name = {r.name: r for r in refs.values()}
-        self.format = fmt
-
-    def info(self, name: str) -> _Info:
-        r = self._by_name.get(name)
-        if r is None:
-            raise TensorNotFound(f"tensor {name!r} is not described by this fingerprint")
-        return _Info(name, r.shape, r.dtype)
+from taoke.index.fingerprint import DEFAULT_UNITS, Fingerprint, dequantize_rows, sample_cells
+from taoke.io.base import ModelCard, ModelConfig, RowSelector
+from taoke.roles import RoleName
+from taoke.tokenizers import Vocab, vocab_from_arrays
+from taoke.whitebox.source import FixedCells
 
 
 class FingerprintView:
-    """A :class:`~taoke.index.fingerprint.Fingerprint` usable in place of a :class:`taoke.model.Model`."""
+    """A :class:`~taoke.index.fingerprint.Fingerprint` usable wherever the white-box tests read a model."""
 
     def __init__(self, fp: Fingerprint) -> None:
         self.fp = fp
         h = fp.header
-        refs = {
-            role: _Ref(str(d["name"]), tuple(int(x) for x in d["shape"]), str(d["dtype"]), str(d["how"]),
-                       bool(d.get("transposed", False)))  # fmt: skip
-            for role, d in h["roles"].items()
-        }
-        self.roles = _Roles(refs, str(h.get("family", "unknown")), int(h["layers"]), str(h.get("role_method", "names")))
-        self.checkpoint = _Checkpoint(refs, str(h["source"]["format"]))
+        self._roles: dict[str, dict[str, Any]] = dict(h["roles"])
+        self._shapes = MappingProxyType({role: tuple(int(x) for x in d["shape"]) for role, d in self._roles.items()})
         a = fp.arrays
         self._anchor_ids = a["anchor.ids"] if "anchor.ids" in a else np.zeros(0, dtype=np.int64)
         self._anchor_pos = {int(i): k for k, i in enumerate(self._anchor_ids.tolist())}
-        self._vocab: Any = None
+        self._vocab: Vocab | None = None
+        self._cells: dict[str, FixedCells | None] = {}
 
     # -- identity -------------------------------------------------------------------------------------------
     @property
@@ -107,8 +64,17 @@ class FingerprintView:
         return "fingerprint"
 
     @property
+    def weights_format(self) -> str:
+        """The fingerprinted checkpoint's format (as :attr:`taoke.model.Model.format` named it)."""
+        return str(self.fp.header["source"]["format"])
+
+    @property
+    def family(self) -> str:
+        return str(self.fp.header.get("family", "unknown"))
+
+    @property
     def layers(self) -> int:
-        return self.roles.num_layers
+        return int(self.fp.header["layers"])
 
     @cached_property
     def config(self) -> ModelConfig:
@@ -133,21 +99,34 @@ class FingerprintView:
     def file_size(self) -> int:
         return int(self.fp.header["source"]["file_size"])
 
-    def tokenizer(self) -> Any:
-        if self._vocab is None:
-            self._vocab = vocab_from(self.fp.header, self.fp.arrays)
+    def tokenizer(self) -> Vocab | None:
+        meta = self.fp.header.get("tokenizer")
+        if self._vocab is None and meta:
+            self._vocab = vocab_from_arrays(meta, self.fp.arrays)
         return self._vocab
 
-    # -- data -----------------------------------------------------------------------------------------------
-    def has(self, role: str) -> bool:
-        return role in self.roles.refs
+    # -- the role table -------------------------------------------------------------------------------------
+    @property
+    def role_method(self) -> str:
+        return str(self.fp.header.get("role_method", "names"))
 
+    def role_shapes(self) -> Mapping[str, tuple[int, ...]]:
+        return self._shapes
+
+    def role_dtype(self, role: str) -> str:
+        d = self._roles.get(role)
+        return "?" if d is None else str(d["dtype"])
+
+    def has(self, role: str) -> bool:
+        return role in self._shapes
+
+    # -- optional capabilities (taoke.whitebox.source) ------------------------------------------------------
     def embed_rows_available(self, ids: np.ndarray) -> np.ndarray:
-        """Hook for the residual alignment: which embedding rows (token ids) this fingerprint holds."""
+        """Which embedding rows (token ids) this fingerprint holds: the anchors."""
         return np.isin(np.asarray(ids, dtype=np.int64), self._anchor_ids)
 
     def role_std(self, role: str) -> float:
-        """Hook for :mod:`taoke.whitebox.stdfp`: std of the role, estimated on sampled rows at fingerprint time."""
+        """Std of the role, estimated on the exact sample's full rows at fingerprint time."""
         s = self.fp.header.get("stds", {}).get(role)
         if s is None:
             raise TensorNotFound(f"no standard deviation kept for {role!r}", subject=self.path)
@@ -162,14 +141,14 @@ class FingerprintView:
     def fingerprint_params(self) -> dict[str, int]:
         """What to fingerprint a model with so that it holds the same evidence as this fingerprint."""
         p = self.fp.header.get("params", {})
-        return {"units": int(p.get("units", 32)), "unit_layers": int(p.get("unit_layers", 0))}
+        return {"units": int(p.get("units", DEFAULT_UNITS)), "unit_layers": int(p.get("unit_layers", 0))}
 
     def unit_parts(self, layer: int, parts: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
-        """Hook for :func:`taoke.whitebox._view.mlp_parts`: the canonical units kept for ``layer``, as
-        ``mlp_parts`` gives them on the weights (gain folded, MoE experts stacked) but only those units."""
+        """The canonical units kept for ``layer``, as :func:`taoke.whitebox.mlp.mlp_parts` gives them on the
+        weights (gain folded, MoE experts stacked) but only those units."""
         a = self.fp.arrays
         out = {
-            part: _dq8(a[f"u.{layer}.{part}"], a[f"us.{layer}.{part}"])
+            part: dequantize_rows(a[f"u.{layer}.{part}"], a[f"us.{layer}.{part}"])
             for part in ("up", "gate", "down")
             if (parts is None or part in parts) and f"u.{layer}.{part}" in a
         }
@@ -177,41 +156,38 @@ class FingerprintView:
             raise self._missing(f"layers.{layer}.mlp", "the canonical units")
         return out
 
+    def fixed_cells(self, role: str) -> FixedCells | None:
+        """The exact sample of a 2-D role (None for 1-D roles, which are held whole and served by ``get``)."""
+        if role not in self._cells:
+            shape = self._shapes.get(role)
+            rows, cols = sample_cells(role, shape) if shape is not None else (None, None)
+            # 1-D roles have no sampled columns: they are held whole
+            self._cells[role] = None if rows is None or cols is None else FixedCells(rows, cols, self.fp.arrays.get(f"s.{role}"))
+        return self._cells[role]
+
     def _missing(self, role: str, what: str) -> TensorNotFound:
         return TensorNotFound(
             f"{role}: {what} is not kept in the fingerprint", subject=self.path,
             hint="fingerprints hold sampled rows, anchor embeddings and canonical MLP units only",
         )  # fmt: skip
 
-    def get(self, role: str, rows: Any = None) -> np.ndarray:
+    # -- data -----------------------------------------------------------------------------------------------
+    def get(self, role: str, rows: RowSelector = None) -> np.ndarray:
+        """A 1-D role (any rows), or anchor rows of the embedding; anything else is not held."""
         a = self.fp.arrays
-        ref = self.roles.refs.get(role)
-        if ref is None:
+        shape = self._shapes.get(role)
+        if shape is None:
             raise self._missing(role, "this role")
         sample = a.get(f"s.{role}")
-        if len(ref.shape) <= 1:
+        if len(shape) <= 1:
             if sample is None:
                 raise self._missing(role, "this tensor")
             return sample if rows is None else sample[np.asarray(rows) if not isinstance(rows, slice) else rows]
-        if rows is not None:
-            # the alignment asks for anchor rows of the embedding; every other row request is the exact test's,
-            # answered with the fixed sample (the same cells in every fingerprint, see ``sample_cells``)
-            if role == "embed" and "anchor.emb" in a and not isinstance(rows, slice):
-                r = np.asarray(rows, dtype=np.int64).reshape(-1)
-                pos = [self._anchor_pos.get(int(i)) for i in r.tolist()]
-                if r.size > 0 and all(p is not None for p in pos):  # the exact test's random rows never are
-                    return a["anchor.emb"][np.asarray(pos, dtype=np.int64)].astype(np.float32)
-            if sample is not None:
-                return sample
-        if rows is None and sample is not None and not (len(ref.shape) == 2 and ref.shape[0] == ref.shape[1]):
-            # the exact test reads small tensors whole (e.g. BERT's (2, d) token-type embeddings): answer with the
-            # fixed sample, as for a row request (both fingerprints hold the same cells)
-            return sample
-        if rows is None and len(ref.shape) == 2 and ref.shape[0] == ref.shape[1]:
-            # the exact test tries square matrices transposed when names were inferred from shapes; a fingerprint
-            # does not hold the transposed cells: answer "unknown" (NaN, a zero-copy broadcast), which that test
-            # ignores — a square matrix stored transposed *and* renamed is therefore not recognised (docs/index.md)
-            return np.broadcast_to(np.float32(np.nan), ref.shape)
+        if role == RoleName.EMBED and rows is not None and not isinstance(rows, slice) and "anchor.emb" in a:
+            r = np.asarray(rows, dtype=np.int64).reshape(-1)
+            pos = [self._anchor_pos.get(int(i)) for i in r.tolist()]
+            if r.size > 0 and all(p is not None for p in pos):
+                return a["anchor.emb"][np.asarray(pos, dtype=np.int64)].astype(np.float32)
         raise self._missing(role, "these rows" if rows is not None else "the whole tensor")
 
     # -- lifetime -------------------------------------------------------------------------------------------
@@ -225,4 +201,4 @@ class FingerprintView:
         return None
 
     def __repr__(self) -> str:
-        return f"<FingerprintView {self.fp.name!r} {self.roles.family} {self.layers} layers>"
+        return f"<FingerprintView {self.fp.name!r} {self.family} {self.layers} layers>"

@@ -9,8 +9,10 @@ Public API::
                                           # optional ``jsonschema`` package is installed)
     schema() -> dict                      # the versioned JSON schema (``schema.json``, format taoke.report v1)
 
-Data flow: command JSON → :func:`build_report` (adapters in ``_adapt``; inputs hashed in ``_inputs``) →
-:class:`Report` (``_model``, frozen) → renderers (``_html``, ``_text``; plots drawn from data in ``_plots``).
+Data flow: command JSON → :func:`build_report` (``_adapt`` picks the adapter by format: ``_compare``,
+``_tokenizer``, ``_blackbox``, ``_audit``; typed results are read back with their ``from_dict`` first; inputs
+hashed in ``_inputs``) → :class:`Report` (``_model``, frozen) → renderers (``_html``, ``_text``; plots drawn from
+data in ``_plots``). Wording shared with the CLI (p-values, "how sure") is in :mod:`taoke.wording`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from taoke.errors import UsageError
-from taoke.report._adapt import build_report, confidence_from_log10_p, p_text, std_plot
+from taoke.report._adapt import build_report
+from taoke.report._compare import std_plot
 from taoke.report._html import render_html
 from taoke.report._inputs import hash_input, hash_inputs, provenance, sha256_file
 from taoke.report._model import (
@@ -39,6 +42,8 @@ from taoke.report._model import (
 )
 from taoke.report._plots import plots_available, render_svg
 from taoke.report._text import render_markdown, render_terminal
+from taoke.serialize import dumps
+from taoke.wording import confidence_from_log10_p, p_text
 
 __all__ = [
     "CONFIDENCE_LEVELS", "FORMAT", "SUFFIXES", "VERSION", "EvidenceRow", "FileHash", "InputRef", "Plot",
@@ -81,8 +86,6 @@ def validate(doc: Any) -> None:
 
 def write_report(report: Report, path: str | Path, *, images: bool = True) -> Path:
     """Write ``report`` to ``path``; the suffix picks the form (.html, .md, .json)."""
-    from taoke.cli._output import dumps
-
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix not in SUFFIXES:

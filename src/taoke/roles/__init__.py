@@ -28,6 +28,8 @@ from taoke.roles._roles import (
     NORM_ROLES,
     Role,
     RoleName,
+    expert_role,
+    layer_role,
     parse_role,
     role_str,
 )
@@ -48,6 +50,8 @@ __all__ = [
     "RoleName",
     "TensorRef",
     "detect_family",
+    "expert_role",
+    "layer_role",
     "map_roles",
     "map_tensors",
     "parse_role",

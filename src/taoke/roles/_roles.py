@@ -180,6 +180,24 @@ def parse_role(text: str) -> Role:
     )
 
 
+def layer_role(layer: int, name: RoleName) -> str:
+    """The role string of a layer role, without parsing (hot paths; ``name`` is already canonical).
+
+    >>> layer_role(4, RoleName.MLP_UP)
+    'layers.4.mlp.up'
+    """
+    return f"layers.{layer}.{name.value}"
+
+
+def expert_role(layer: int, expert: int, name: RoleName) -> str:
+    """The role string of an expert's projection (``name`` one of :data:`EXPERT_ROLES`).
+
+    >>> expert_role(2, 7, RoleName.EXPERT_DOWN)
+    'layers.2.mlp.experts.7.down'
+    """
+    return f"layers.{layer}.mlp.experts.{expert}.{name.value}"
+
+
 def role_str(local: str, layer: int | None = None, *, bias: bool = False) -> str:
     """Build a canonical role string from a local name (validated).
 

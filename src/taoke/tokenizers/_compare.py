@@ -36,66 +36,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from taoke import defaults
+from taoke.tokenizers._db import default_null
+from taoke.tokenizers._null import NullDistribution
 from taoke.tokenizers._stats import PairStats, pair_stats
 from taoke.tokenizers._vocab import SpecialToken, Vocab, spm_to_bytes
+from taoke.wording import tokenizer_sentence
 
-DEFAULT_ALPHA = 0.005
+DEFAULT_ALPHA = defaults.TOKENIZER_ALPHA
 #: descriptive tolerances that shape a pair already found related (never used to call a pair related):
 NEAR = 0.999  # "extended"/"pruned"/"shifted" when all but 0.1 % of tokens follow the pattern
 PERMUTED_JACCARD = 0.99
 PREFIX_SHARE = 0.10  # a shared id prefix must cover 10 % of the smaller vocabulary to name the relation
 CALIBRATED_STATISTICS = ("tail_containment", "modal_offset_share")
-
-
-@dataclass(frozen=True)
-class NullDistribution:
-    """Values of the calibrated statistics on real unrelated tokenizer pairs."""
-
-    name: str  # e.g. "unrelated-pairs(taoke-data 2026-11-25, 300 pairs)"
-    pairs: tuple[tuple[str, str], ...]
-    values: dict[str, tuple[float, ...]] = field(default_factory=dict)  # statistic -> sorted values
-    max_shared_prefix: int = 0
-
-    @property
-    def n(self) -> int:
-        return len(self.pairs)
-
-    def p_value(self, statistic: str, observed: float) -> float:
-        vals = np.asarray(self.values.get(statistic, ()), dtype=np.float64)
-        return float((1 + np.count_nonzero(vals >= observed - 1e-12)) / (1 + vals.size))
-
-    def threshold(self, statistic: str, level: float) -> tuple[float, float]:
-        """Smallest observed value that gives p ≤ ``level``, and the false-positive rate at it on the null.
-
-        Values strictly above ``threshold`` are called related; FPR = share of null pairs at or above it.
-        """
-        vals = np.sort(np.asarray(self.values.get(statistic, ()), dtype=np.float64))[::-1]
-        n = vals.size
-        # p(obs) = (1 + c) / (1 + n) with c = #null >= obs; need c <= level*(1+n) - 1
-        c_max = int(np.floor(level * (1 + n) - 1 + 1e-9))
-        if n == 0:
-            return float("inf"), float("nan")
-        if c_max < 0:
-            return float("inf"), 0.0
-        # any obs above vals[c_max] (the (c_max+1)-th largest) has c <= c_max
-        thr = float(vals[c_max]) if c_max < n else float("-inf")
-        fpr = float(np.count_nonzero(vals > thr) / n) if np.isfinite(thr) else 1.0
-        return thr, fpr
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "n": self.n, "pairs": [list(p) for p in self.pairs],
-                "values": {k: list(v) for k, v in self.values.items()}, "max_shared_prefix": self.max_shared_prefix}
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> NullDistribution:
-        return cls(name=str(d["name"]), pairs=tuple(tuple(p) for p in d.get("pairs", ())),  # type: ignore[misc]
-                   values={k: tuple(sorted(float(x) for x in v)) for k, v in d.get("values", {}).items()},
-                   max_shared_prefix=int(d.get("max_shared_prefix", 0)))
 
 
 @dataclass(frozen=True)
@@ -284,33 +242,9 @@ def decide_relation(
 
 
 def _summary(rel: str, a: Vocab, b: Vocab, s: PairStats, sp: SpecialsDiff, cal: Sequence[Calibration]) -> str:
-    an, bn = a.name or "A", b.name or "B"
     p = min((c.p_value for c in cal), default=None)
-    ptxt = f"p ≤ {p:.3g} against {cal[0].null_n} unrelated pairs" if p is not None else "uncalibrated"
-    spec = ""
-    if sp.n_changed:
-        spec = (f"; {sp.n_changed} special tokens differ (+{len(sp.only_b)} only in {bn}, -{len(sp.only_a)} only "
-                f"in {an}, {len(sp.moved)} moved)")
-    if rel == "identical":
-        return f"{bn} is the same tokenizer as {an} ({a.size} ids, every token equal)"
-    if rel == "identical-up-to-specials":
-        return f"{bn} carries {an}'s vocabulary ({s.n_regular_a} regular tokens at the same ids){spec}"
-    if rel == "shifted":
-        return f"{bn} is {an}'s vocabulary with every id shifted by {s.modal_offset:+d}{spec}"
-    if rel == "extended":
-        return f"{bn} extends {an}: all {s.n_regular_a} of its tokens at the same ids, plus {s.n_regular_b - s.n_shared} new ones{spec}"
-    if rel == "pruned":
-        return f"{bn} is {an} pruned: {s.n_regular_b} of its {s.n_regular_a} tokens kept at their ids{spec}"
-    if rel == "permuted":
-        return (f"{bn} has {an}'s tokens (Jaccard {s.jaccard:.4f}) with ids reordered "
-                f"({s.same_id_share:.1%} at the same id; {ptxt})")
-    if rel == "shared-prefix":
-        return f"{bn} shares {an}'s first {s.shared_prefix} ids, then diverges ({ptxt})"
-    if rel == "overlapping-related":
-        return (f"{an} and {bn} are related ({ptxt}): {s.containment_a_in_b:.1%} of {an} in {bn}, "
-                f"{s.containment_b_in_a:.1%} of {bn} in {an}, {s.same_id_share:.1%} of shared tokens at the same id")
-    return (f"{an} and {bn} look independently trained (Jaccard {s.jaccard:.3f}, tail containment "
-            f"{s.tail_containment:.3f}; {ptxt.replace('≤', '=')})")
+    return tokenizer_sentence(rel, s, sp, p, a=a.name or "A", b=b.name or "B", size_a=a.size,
+                              null_n=cal[0].null_n if cal else 0)
 
 
 def compare(a: Any, b: Any, *, null: NullDistribution | None = None, alpha: float = DEFAULT_ALPHA,
@@ -324,8 +258,6 @@ def compare(a: Any, b: Any, *, null: NullDistribution | None = None, alpha: floa
     t0 = time.perf_counter()
     va, vb = load(a), load(b)
     if null is None:
-        from taoke.tokenizers._db import default_null
-
         null = default_null()
     s = pair_stats(va, vb)
     cal = calibrate(s, null, alpha)

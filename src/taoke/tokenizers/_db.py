@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from taoke.errors import TaokeError, TokenizerError
-from taoke.tokenizers._compare import NullDistribution
+from taoke.tokenizers._null import NullDistribution
 from taoke.tokenizers._vocab import SpecialToken, TokenType, Vocab
 
 DB_FORMAT = "taoke.tokenizer-db"

@@ -43,6 +43,7 @@ from taoke.tokenizers._db import (
 )
 from taoke.tokenizers._stats import TAIL_SIZE_CAP, PairStats, _rank_corr
 from taoke.tokenizers._vocab import Vocab
+from taoke.wording import tokenizer_sentence
 
 RELATION_RANK = {
     "identical": 0, "identical-up-to-specials": 1, "shifted": 2, "extended": 2, "pruned": 2, "permuted": 3,
@@ -191,32 +192,6 @@ def _lower_bound(x: float, n: int, z: float = 2.0) -> float:
     return max(0.0, x - z * float(np.sqrt(max(x * (1.0 - x), 0.0) / n)))
 
 
-def _match_summary(e: Entry, rel: str, st: PairStats, sp: SpecialsDiff, p: float | None) -> str:
-    spec = ""
-    if sp.n_changed:
-        spec = f" with {sp.n_changed} special tokens changed (+{len(sp.only_b)} / -{len(sp.only_a)} / {len(sp.moved)} moved)"
-    ptxt = f"p ≤ {p:.2g}" if p is not None else "uncalibrated"
-    name = f"{e.label} [{e.key}]"
-    if rel == "identical":
-        return f"identical to {name}"
-    if rel == "identical-up-to-specials":
-        return f"{name}'s vocabulary{spec}"
-    if rel == "shifted":
-        return f"{name}'s vocabulary with ids shifted by {st.modal_offset:+d}{spec}"
-    if rel == "extended":
-        return f"{name} extended: all its tokens at the same ids, ~{st.n_regular_b - st.n_shared} tokens added{spec}"
-    if rel == "pruned":
-        return f"{name} pruned to {st.n_regular_b} regular tokens, ids kept{spec}"
-    if rel == "permuted":
-        return f"{name}'s tokens (Jaccard ≈ {st.jaccard:.3f}) with ids reordered ({ptxt})"
-    if rel == "shared-prefix":
-        return f"shares at least the first {st.shared_prefix} ids of {name}, then diverges ({ptxt})"
-    if rel == "overlapping-related":
-        return (f"related to {name} ({ptxt}): ≈{st.containment_a_in_b:.1%} of it contained, "
-                f"{st.modal_offset_share:.1%} of shared tokens at one id offset")
-    return f"independent of {name} (Jaccard ≈ {st.jaccard:.3f}; {ptxt.replace('≤', '=')})"
-
-
 def match_entry(q: _Query, e: Entry, db: TokenizerDB, alpha: float) -> Match:
     v = q.v
     stats, n_sampled, n_tail = _estimate(e, q)
@@ -243,7 +218,8 @@ def match_entry(q: _Query, e: Entry, db: TokenizerDB, alpha: float) -> Match:
     return Match(key=e.key, family=e.family, label=e.label, lineage=e.lineage, path=e.path, kind=e.kind, size=e.size,
                  relation=rel, related=related, exact=ident or same_regular, stats=stats, n_sampled=n_sampled,
                  calibration=cal, specials=sp, chat_template=ct, merge_prefix_at_least=mp,
-                 summary=_match_summary(e, rel, stats, sp, min((c.p_value for c in cal), default=None)))
+                 summary=tokenizer_sentence(rel, stats, sp, min((c.p_value for c in cal), default=None),
+                                            entry=f"{e.label} [{e.key}]"))
 
 
 def identify(vocab: Any, db: TokenizerDB | None = None, *, top: int = 5, alpha: float = DEFAULT_ALPHA

@@ -13,22 +13,31 @@ Concessions: one global rotation (no per-layer re-basing); tokens are matched by
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from taoke.roles import RoleName
+from taoke.whitebox.source import EvidenceSource
 
 
 @dataclass(frozen=True)
 class Alignment:
     """Maps B's residual basis onto A's: ``x_in_A = x_in_B @ R`` (R has shape (d_B, d_A))."""
 
-    R: np.ndarray
+    R: np.ndarray | None  # None when read back from JSON (the rotation itself is not serialised)
     n_tokens: int
     fit_cosine: float  # mean per-token cosine between E_B R and E_A over the tokens used
     method: str  # "procrustes-shared-tokens" | "identity"
 
     def to_dict(self) -> dict[str, object]:
         return {"n_tokens": self.n_tokens, "fit_cosine": round(self.fit_cosine, 4), "method": self.method}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Alignment:
+        return cls(None, int(d["n_tokens"]), float(d["fit_cosine"]), str(d["method"]))
 
 
 def _prep(e: np.ndarray) -> np.ndarray:
@@ -62,8 +71,8 @@ def _procrustes(a: np.ndarray, b: np.ndarray) -> Alignment:
 
 
 def align_by_embeddings(
-    view_a: object,
-    view_b: object,
+    view_a: EvidenceSource,
+    view_b: EvidenceSource,
     ids_a: np.ndarray,
     ids_b: np.ndarray,
     *,
@@ -75,6 +84,6 @@ def align_by_embeddings(
     if len(ids_a) > max_tokens:
         pick = np.sort(rng.choice(len(ids_a), size=max_tokens, replace=False))
         ids_a, ids_b = ids_a[pick], ids_b[pick]
-    a = _prep(view_a.get("embed", rows=ids_a))  # type: ignore[attr-defined]
-    b = _prep(view_b.get("embed", rows=ids_b))  # type: ignore[attr-defined]
+    a = _prep(view_a.get(RoleName.EMBED, rows=ids_a))
+    b = _prep(view_b.get(RoleName.EMBED, rows=ids_b))
     return _procrustes(a, b)

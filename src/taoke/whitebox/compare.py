@@ -10,17 +10,24 @@ per-layer std fingerprint for reference.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from taoke import defaults
 from taoke.io.base import ModelConfig
-from taoke.whitebox._view import has_mlp, mlp_parts
+from taoke.roles import RoleName
 from taoke.whitebox.align import Alignment, align_by_embeddings
 from taoke.whitebox.exact import ExactResult, compare_tensors
+from taoke.whitebox.mlp import has_mlp, mlp_parts
+from taoke.whitebox.source import EvidenceSource
 from taoke.whitebox.stdfp import StdFingerprint, std_fingerprint
 from taoke.whitebox.units import UnitTestResult, unit_test_streamed
+
+if TYPE_CHECKING:
+    from taoke.tokenizers import Vocab
 
 ARCH_KEYS = ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim", "intermediate_size", "norm_type")
 ARCH_INFO_KEYS = ("architecture", "vocab_size", "activation", "rope_theta", "max_position", "tie_embeddings",
@@ -42,6 +49,10 @@ class ArchDiff:
             "same_architecture": self.same_architecture,
             "fields": {k: {"a": a, "b": b, "same": a == b} for k, a, b in self.rows},
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ArchDiff:
+        return cls(tuple((str(k), v.get("a"), v.get("b")) for k, v in (d.get("fields") or {}).items()))
 
 
 def arch_diff(ca: ModelConfig, cb: ModelConfig) -> ArchDiff:
@@ -83,8 +94,27 @@ class Evidence:
             "notes": list(self.notes),
         }
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Evidence:
+        """The evidence of a ``taoke.compare`` document (the inverse of :meth:`to_dict`, rounding kept)."""
 
-def _tokenizer_relation(a: Any, b: Any, notes: list[str]) -> tuple[dict[str, Any] | None, Any, Any]:
+        def pair(key: str, default: Any) -> tuple[Any, Any]:
+            x = d.get(key) or {}
+            return x.get("a", default), x.get("b", default)
+
+        t, al, ut, sf = d.get("tensors"), d.get("alignment"), d.get("unit_test"), d.get("std_fingerprint")
+        return cls(
+            str(d["a"]), str(d["b"]), ArchDiff.from_dict(d.get("architecture") or {}), d.get("tokenizer"),
+            None if t is None else ExactResult.from_dict(t), None if al is None else Alignment.from_dict(al),
+            None if ut is None else UnitTestResult.from_dict(ut), None if sf is None else StdFingerprint.from_dict(sf),
+            pair("bytes_read", 0), pair("file_sizes", 0), float(d.get("seconds", 0.0)),
+            tuple(str(n) for n in d.get("notes") or ()), pair("formats", "?"),
+        )  # fmt: skip
+
+
+def _tokenizer_relation(
+    a: EvidenceSource, b: EvidenceSource, notes: list[str]
+) -> tuple[dict[str, Any] | None, Vocab | None, Vocab | None]:
     try:
         va, vb = a.tokenizer(), b.tokenizer()
     except Exception as e:  # noqa: BLE001 - a missing tokenizer is a note, not a failure
@@ -102,11 +132,13 @@ def _tokenizer_relation(a: Any, b: Any, notes: list[str]) -> tuple[dict[str, Any
         return None, va, vb
 
 
-def _shared_ids(a: Any, b: Any, va: Any, vb: Any, notes: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
-    if not (a.has("embed") and b.has("embed")):
+def _shared_ids(
+    a: EvidenceSource, b: EvidenceSource, va: Vocab | None, vb: Vocab | None, notes: list[str]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    if not (a.has(RoleName.EMBED) and b.has(RoleName.EMBED)):
         notes.append("no embedding role on at least one side: residual alignment impossible")
         return None
-    na, nb = a.roles.refs["embed"].shape[0], b.roles.refs["embed"].shape[0]
+    na, nb = a.role_shapes()[RoleName.EMBED][0], b.role_shapes()[RoleName.EMBED][0]
     if va is not None and vb is not None:
         from taoke.tokenizers import shared_token_ids
 
@@ -123,14 +155,24 @@ def _shared_ids(a: Any, b: Any, va: Any, vb: Any, notes: list[str]) -> tuple[np.
     return ids, ids
 
 
-def _available(view: Any, ids: np.ndarray) -> np.ndarray:
-    """Embedding rows a view can serve: all for a model; the anchors for a fingerprint (``taoke.index``)."""
-    f = getattr(view, "embed_rows_available", None)
-    return np.ones(len(ids), dtype=bool) if f is None else np.asarray(f(ids), dtype=bool)
+def _available(view: EvidenceSource, ids: np.ndarray) -> np.ndarray:
+    """Embedding rows a source can serve: all for a model; the anchors for a fingerprint (``taoke.index``)."""
+    return np.asarray(view.embed_rows_available(ids), dtype=bool)
 
 
-def gather_evidence(a: Any, b: Any, *, seed: int = 0, units: int = 256, full: bool = False) -> Evidence:
-    """Measure everything about models ``a`` and ``b`` (:class:`taoke.model.Model`)."""
+def gather_evidence(
+    a: EvidenceSource,
+    b: EvidenceSource,
+    *,
+    seed: int = defaults.SEED,
+    units: int = defaults.UNITS,
+    full: bool = False,
+) -> Evidence:
+    """Measure everything about ``a`` (the candidate ancestor) and ``b`` (the model in question).
+
+    ``units``: hidden units per layer sampled for the agreement test; ``full``: run the unit test even when every
+    tensor already matches within storage precision. Most callers want :func:`taoke.compare`, which also opens
+    paths and fingerprints and decides the verdict."""
     t0 = time.time()
     rng = np.random.default_rng(seed)
     notes: list[str] = []
@@ -171,23 +213,17 @@ def gather_evidence(a: Any, b: Any, *, seed: int = 0, units: int = 256, full: bo
     return Evidence(
         a.path, b.path, arch, tok, exact, alignment, ut, sfp,
         (a.bytes_read, b.bytes_read), (a.file_size, b.file_size), time.time() - t0, tuple(notes),
-        (_fmt(a), _fmt(b)),
+        (a.weights_format, b.weights_format),
     )  # fmt: skip
 
 
-def _unit_layers(a: Any, b: Any) -> tuple[list[int], list[int], bool]:
+def _unit_layers(a: EvidenceSource, b: EvidenceSource) -> tuple[list[int], list[int], bool]:
     """Layers the unit test runs on: every layer of a model, a fingerprint's unit layers; when either side keeps
-    units on some layers only (``unit_layers`` = k), both sides use the layers they have in common."""
-    kept_a, kept_b = getattr(a, "unit_layers", None), getattr(b, "unit_layers", None)
+    units on some layers only, both sides use the layers they have in common."""
+    kept_a, kept_b = a.unit_layers, b.unit_layers
     la = list(range(a.layers)) if kept_a is None else [int(i) for i in kept_a]
     lb = list(range(b.layers)) if kept_b is None else [int(i) for i in kept_b]
     if len(la) < a.layers or len(lb) < b.layers:
         common = sorted(set(la) & set(lb))
         return common, list(common), True
     return la, lb, False
-
-
-def _fmt(m: Any) -> str:
-    ck = getattr(m, "checkpoint", None)
-    inner = getattr(ck, "inner", None)
-    return str(getattr(inner, "format", None) or getattr(ck, "format", None) or getattr(m, "format", "?"))

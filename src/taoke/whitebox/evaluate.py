@@ -105,8 +105,6 @@ def evaluate(
 ) -> list[PairResult]:
     """Run ``taoke compare`` on each pair. ``extra`` pairs name files directly (real unrelated models)."""
     import taoke
-    from taoke.verdict import decide
-    from taoke.whitebox.compare import gather_evidence
 
     results: list[PairResult] = []
     todo = [(manifest.path_of(a), manifest.path_of(b), a, b, t, tr) for a, b, t, tr in pairs]
@@ -114,12 +112,12 @@ def evaluate(
     for pa, pb, na, nb, truth, transform in todo:
         t0 = time.time()
         with taoke.open(str(pa)) as ma, taoke.open(str(pb)) as mb:
-            v = decide(gather_evidence(ma, mb, seed=seed))
+            v = taoke.compare(ma, mb, seed=seed)
             read = ma.bytes_read + mb.bytes_read
         ev = v.evidence
         if ev.units is not None:
             score: float | None = -ev.units.log10_p
-        elif v.kind in ("identical", "repackaged"):
+        elif v.kind.same_weights:
             score = math.inf
         else:
             score = None

@@ -16,9 +16,13 @@ report says so.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+
+from taoke.whitebox.source import ROLE_METHOD_SHAPES, EvidenceSource, FixedCells
 
 #: relative RMS error a storage format's rounding can introduce (2x the expected value for bell-shaped weights)
 FORMAT_PRECISION: dict[str, float] = {
@@ -43,7 +47,7 @@ def tolerance(dtype_a: str, dtype_b: str) -> float:
 
 @dataclass(frozen=True)
 class RoleDiff:
-    role: str
+    role: str  # B's role
     shape: tuple[int, ...]
     dtypes: tuple[str, str]
     rows_compared: int
@@ -52,14 +56,23 @@ class RoleDiff:
     identical: bool
     transposed: bool = False
     informative: bool = True  # values agree within precision *and* are enough (≥ 64, ≥ 16 distinct) to be no coincidence
+    renamed_from: str | None = None  # A's role when B's tensor was paired with another role of A (shape fallback)
+    within_precision: bool | None = None  # as measured, when read back from JSON (whose numbers are rounded)
+
+    @property
+    def label(self) -> str:
+        """``role``, or ``role = A:other`` when the tensor was paired with another role of A (as in the JSON)."""
+        return self.role if self.renamed_from is None else f"{self.role} = A:{self.renamed_from}"
 
     @property
     def within(self) -> bool:
+        if self.within_precision is not None:
+            return self.within_precision
         return self.identical or self.rel_err <= self.tolerance
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "role": self.role,
+            "role": self.label,
             "shape": list(self.shape),
             "dtypes": list(self.dtypes),
             "rows_compared": self.rows_compared,
@@ -69,7 +82,19 @@ class RoleDiff:
             "within_precision": self.within,
             "transposed": self.transposed,
             "informative": self.informative,
+            "renamed_from": self.renamed_from,
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RoleDiff:
+        renamed = d.get("renamed_from")
+        role = str(d["role"])
+        if renamed is not None:
+            role = role.removesuffix(f" = A:{renamed}")
+        return cls(role, tuple(int(x) for x in d["shape"]), (str(d["dtypes"][0]), str(d["dtypes"][1])),
+                   int(d["rows_compared"]), _float(d["rel_err"]), _float(d["tolerance"]), bool(d["identical"]),
+                   bool(d.get("transposed", False)), bool(d.get("informative", True)),
+                   None if renamed is None else str(renamed), bool(d["within_precision"]))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -77,6 +102,7 @@ class ExactResult:
     roles_a: int
     roles_b: int
     diffs: tuple[RoleDiff, ...]
+    worst_role: str | None = None  # as measured, when read back from JSON (rounded errors may tie)
 
     @property
     def compared(self) -> int:
@@ -108,6 +134,9 @@ class ExactResult:
 
     @property
     def worst(self) -> RoleDiff | None:
+        """The role farthest from agreement, relative to its tolerance."""
+        if self.worst_role is not None:
+            return next((d for d in self.diffs if d.label == self.worst_role), None)
         return max(self.diffs, key=lambda d: d.rel_err / max(d.tolerance, 1e-30), default=None)
 
     def to_dict(self) -> dict[str, object]:
@@ -122,42 +151,39 @@ class ExactResult:
             "roles": [d.to_dict() for d in self.diffs],
         }
 
-
-def _dtype(model: object, role: str) -> str:
-    try:
-        ref = model.roles.refs[role]  # type: ignore[attr-defined]
-        return str(model.checkpoint.info(ref.name).dtype)  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001 - views without checkpoints (fingerprints) report unknown
-        return "?"
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ExactResult:
+        w = d.get("worst")
+        return cls(int(d["roles_a"]), int(d["roles_b"]), tuple(RoleDiff.from_dict(r) for r in d.get("roles") or ()),
+                   None if w is None else str(w["role"]))  # fmt: skip
 
 
-def _how(model: object, role: str) -> str:
-    ref = model.roles.refs.get(role)  # type: ignore[attr-defined]
-    return str(ref.how) if ref is not None else "name"
+def _float(x: Any) -> float:
+    """A number as JSON holds it (``null`` for NaN, ``"inf"`` for infinity)."""
+    return math.nan if x is None else float(x)
 
 
 def _rel(a: np.ndarray, b: np.ndarray) -> float:
-    if a.shape != b.shape:  # e.g. a fingerprint's fixed sample against a transposed read: not comparable
+    if a.shape != b.shape:  # not the same cells: not comparable
         return math.inf
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(a), 1e-30))
 
 
-def _is_fallback(model: object) -> bool:
-    return str(getattr(model.roles, "method", "")) == "shape-fallback"  # type: ignore[attr-defined]
-
-
-def compare_tensors(a: object, b: object, *, rng: np.random.Generator, rows: int = 32) -> ExactResult:
-    """Compare the roles of ``a`` and ``b`` (``taoke.model.Model``-like) on a seeded sample of rows.
+def compare_tensors(a: EvidenceSource, b: EvidenceSource, *, rng: np.random.Generator, rows: int = 32) -> ExactResult:
+    """Compare the roles of ``a`` and ``b`` on a seeded sample of rows.
 
     Roles are paired by name when both role maps come from names. When either side's roles were inferred from
     shapes (every tensor renamed), names cannot be trusted — layer numbers follow file order and gate/up are
     ambiguous — so each tensor of B is paired by *content* with the unused tensor of A of the same shape that it
     matches best (a square matrix is also tried transposed).
+
+    Cells: ``rows`` seeded random rows of a role, whole rows; when a side holds fixed cells of a 2-D role instead
+    of the tensor (a fingerprint, see :meth:`~taoke.whitebox.source.EvidenceSource.fixed_cells`), those cells are
+    compared on both sides. A square matrix is tried transposed only where A can serve B's cells transposed.
     """
-    refs_a = a.roles.refs  # type: ignore[attr-defined]
-    refs_b = b.roles.refs  # type: ignore[attr-defined]
+    shapes_a, shapes_b = a.role_shapes(), b.role_shapes()
     sels: dict[int, np.ndarray | None] = {}
-    cache: dict[tuple[int, str], np.ndarray] = {}
+    cache: dict[tuple[int, str, str], np.ndarray | None] = {}
     full_cache: dict[str, np.ndarray] = {}
 
     def sel_for(n: int) -> np.ndarray | None:
@@ -165,54 +191,79 @@ def compare_tensors(a: object, b: object, *, rng: np.random.Generator, rows: int
             sels[n] = None if n <= rows else np.sort(rng.choice(n, size=rows, replace=False))
         return sels[n]
 
-    def sample(side: int, model: object, role: str, shape: tuple[int, ...]) -> np.ndarray:
-        key = (side, role)
+    def fixed(role_a: str, role_b: str) -> FixedCells | None:
+        """The cells to compare when either side holds fixed cells (B's first: it is the one being placed)."""
+        return b.fixed_cells(role_b) or a.fixed_cells(role_a)
+
+    def sample(side: int, src: EvidenceSource, role: str, other: str, shape: tuple[int, ...]) -> np.ndarray | None:
+        """The role's sampled values; None when the cells to compare are not held."""
+        sel = sel_for(shape[0] if shape else 1)  # drawn even when unused: the same draws for every source
+        cells = fixed(role, other) if side == 0 else fixed(other, role)
+        key = (side, role, "" if cells is None else other)  # random rows do not depend on the pairing
         if key not in cache:
-            cache[key] = model.get(role, rows=sel_for(shape[0] if shape else 1))  # type: ignore[attr-defined]
+            if cells is None:
+                cache[key] = src.get(role, rows=sel)
+            else:
+                own = src.fixed_cells(role)
+                cache[key] = own.values if own is not None else cells.take(src.get(role, rows=cells.rows))
         return cache[key]
 
-    def columns_of_a(role: str, shape: tuple[int, ...]) -> np.ndarray:
-        if role not in full_cache:
-            full_cache[role] = a.get(role)  # type: ignore[attr-defined]
+    def columns_of_a(role: str, rb: str, shape: tuple[int, ...]) -> np.ndarray | None:
+        """A's role transposed, at the cells B's sample holds; None when A cannot serve them."""
+        if a.fixed_cells(role) is not None:
+            return None  # a fixed sample holds A[r, c], not the transposed cells A[c, r]
         sel = sel_for(shape[0])
+        cells = b.fixed_cells(rb)
+        if cells is not None:  # B[r, c] of a transposed copy is A[c, r]
+            return np.ascontiguousarray(a.get(role, rows=cells.cols).T[cells.rows], dtype=np.float32)
+        if role not in full_cache:
+            full_cache[role] = a.get(role)
         full = full_cache[role]
         return full.T if sel is None else full[:, sel].T
 
     def diff(ra: str, rb: str, shape: tuple[int, ...], xa: np.ndarray, xb: np.ndarray, tr: bool) -> RoleDiff:
-        dts = (_dtype(a, ra), _dtype(b, rb))
-        label = rb if ra == rb else f"{rb} = A:{ra}"
+        dts = (a.role_dtype(ra), b.role_dtype(rb))
         same, rel, tol = bool(np.array_equal(xa, xb)), _rel(xa, xb), tolerance(*dts)
         # counting distinct values is only needed where the values agree (the partial-copy rule reads it there)
         informative = (same or rel <= tol) and xa.size >= 64 and np.unique(xa).size >= 16
-        return RoleDiff(label, shape, dts, int(xa.shape[0]) if xa.ndim else 1, rel, tol, same, tr,
-                        bool(informative))  # fmt: skip
+        return RoleDiff(rb, shape, dts, int(xa.shape[0]) if xa.ndim else 1, rel, tol, same, tr,
+                        bool(informative), None if ra == rb else ra)  # fmt: skip
 
     diffs: list[RoleDiff] = []
-    if not (_is_fallback(a) or _is_fallback(b)):
-        for role in sorted(set(refs_a) & set(refs_b)):
-            sa, sb = tuple(refs_a[role].shape), tuple(refs_b[role].shape)
+    if ROLE_METHOD_SHAPES not in (a.role_method, b.role_method):
+        for role in sorted(set(shapes_a) & set(shapes_b)):
+            sa, sb = tuple(shapes_a[role]), tuple(shapes_b[role])
             if sa != sb:
                 continue
-            diffs.append(diff(role, role, sa, sample(0, a, role, sa), sample(1, b, role, sb), False))
-        return ExactResult(len(refs_a), len(refs_b), tuple(diffs))
+            xa, xb = sample(0, a, role, role, sa), sample(1, b, role, role, sb)
+            if xa is not None and xb is not None:
+                diffs.append(diff(role, role, sa, xa, xb, False))
+        return ExactResult(len(shapes_a), len(shapes_b), tuple(diffs))
 
     by_shape: dict[tuple[int, ...], list[str]] = {}
-    for ra, ref in refs_a.items():
-        by_shape.setdefault(tuple(ref.shape), []).append(ra)
+    for ra, shape in shapes_a.items():
+        by_shape.setdefault(tuple(shape), []).append(ra)
     used: set[str] = set()
-    for rb in sorted(refs_b):
-        sb = tuple(refs_b[rb].shape)
+    for rb in sorted(shapes_b):
+        sb = tuple(shapes_b[rb])
         cands = [ra for ra in by_shape.get(sb, []) if ra not in used]
         if not cands:
             continue
-        xb = sample(1, b, rb, sb)
-        best = min(cands, key=lambda ra: _rel(sample(0, a, ra, sb), xb))
-        d = diff(best, rb, sb, sample(0, a, best, sb), xb, False)
+        xb = sample(1, b, rb, rb, sb)
+        if xb is None:
+            continue
+        xs = {ra: x for ra in cands if (x := sample(0, a, ra, rb, sb)) is not None}
+        if not xs:
+            continue
+        best = min(xs, key=lambda ra: _rel(xs[ra], xb))
+        d = diff(best, rb, sb, xs[best], xb, False)
         if not d.within and len(sb) == 2 and sb[0] == sb[1]:
-            best_t = min(cands, key=lambda ra: _rel(columns_of_a(ra, sb), xb))
-            dt = diff(best_t, rb, sb, columns_of_a(best_t, sb), xb, True)
-            if dt.rel_err < d.rel_err:
-                best, d = best_t, dt
+            ts = {ra: x for ra in xs if (x := columns_of_a(ra, rb, sb)) is not None}
+            if ts:
+                best_t = min(ts, key=lambda ra: _rel(ts[ra], xb))
+                dt = diff(best_t, rb, sb, ts[best_t], xb, True)
+                if dt.rel_err < d.rel_err:
+                    best, d = best_t, dt
         used.add(best)
         diffs.append(d)
-    return ExactResult(len(refs_a), len(refs_b), tuple(diffs))
+    return ExactResult(len(shapes_a), len(shapes_b), tuple(diffs))

@@ -1,22 +1,20 @@
-"""The minimal view of a model the white-box methods need (``taoke.model.Model`` satisfies it)."""
+"""A layer's MLP as hidden units: the read and write vectors the unit test (:mod:`.units`) and the fingerprint's
+canonical units (:mod:`taoke.index.fingerprint`) are built from, read through an
+:class:`~taoke.whitebox.source.EvidenceSource`.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
-
 import numpy as np
 
+from taoke.roles import RoleName, expert_role, layer_role
+from taoke.whitebox.source import EvidenceSource
 
-class WeightView(Protocol):
-    @property
-    def layers(self) -> int: ...
-
-    def has(self, role: str) -> bool: ...
-
-    def get(self, role: str, rows: Any = None) -> np.ndarray: ...
+_PARTS = {"up": RoleName.MLP_UP, "gate": RoleName.MLP_GATE, "down": RoleName.MLP_DOWN}
+_EXPERT_PARTS = {"up": RoleName.EXPERT_UP, "gate": RoleName.EXPERT_GATE, "down": RoleName.EXPERT_DOWN}
 
 
-def mlp_parts(view: WeightView, layer: int, parts: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+def mlp_parts(view: EvidenceSource, layer: int, parts: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
     """The layer's MLP as unit-indexed row blocks, in the residual basis *after* the pre-MLP norm gain is folded in.
 
     Returns ``{"up": (n, d), "down": (n, d), "gate": (n, d)?}``: row ``u`` of each is hidden unit ``u``'s read
@@ -25,23 +23,28 @@ def mlp_parts(view: WeightView, layer: int, parts: tuple[str, ...] | None = None
     makes the result invariant to a model that folded its norms into the weights (rotation attacks do).
     ``parts`` restricts what is read (e.g. ``("up",)``); None reads all three.
     """
-    own = getattr(view, "unit_parts", None)  # a fingerprint serves the units it kept (taoke.index.view)
+    own = view.unit_parts(layer, parts)  # a fingerprint serves the units it kept (taoke.index.view)
     if own is not None:
-        return dict(own(layer, parts))
+        return dict(own)
     out: dict[str, np.ndarray] = {}
-    pre = f"layers.{layer}"
     gain = None
-    if view.has(f"{pre}.norm.mlp"):
-        gain = view.get(f"{pre}.norm.mlp").astype(np.float32).reshape(-1) + norm_offset(view)
-    prefixes = [f"{pre}.mlp"]
-    if not view.has(f"{pre}.mlp.up"):  # mixture of experts: the layer's units are all experts' units together
-        prefixes = []
-        while view.has(f"{pre}.mlp.experts.{len(prefixes)}.up"):
-            prefixes.append(f"{pre}.mlp.experts.{len(prefixes)}")
+    norm = layer_role(layer, RoleName.NORM_MLP)
+    if view.has(norm):
+        gain = view.get(norm).astype(np.float32).reshape(-1) + norm_offset(view)
+    # mixture of experts: the layer's units are all experts' units together
+    experts = 0
+    if not view.has(layer_role(layer, RoleName.MLP_UP)):
+        while view.has(expert_role(layer, experts, RoleName.EXPERT_UP)):
+            experts += 1
     for part in ("up", "gate", "down"):
         if parts is not None and part not in parts:
             continue
-        roles = [f"{p}.{part}" for p in prefixes]
+        if experts:
+            roles = [expert_role(layer, j, _EXPERT_PARTS[part]) for j in range(experts)]
+        elif view.has(layer_role(layer, RoleName.MLP_UP)):
+            roles = [layer_role(layer, _PARTS[part])]
+        else:
+            roles = []
         if not roles or not all(view.has(r) for r in roles):
             continue
         ws = [view.get(r).astype(np.float32) for r in roles]
@@ -55,13 +58,12 @@ def mlp_parts(view: WeightView, layer: int, parts: tuple[str, ...] | None = None
     return out
 
 
-def has_mlp(view: WeightView, layer: int) -> bool:
+def has_mlp(view: EvidenceSource, layer: int) -> bool:
     """Whether ``mlp_parts`` can give the layer's read vectors (a dense ``up`` or a first expert's)."""
-    return view.has(f"layers.{layer}.mlp.up") or view.has(f"layers.{layer}.mlp.experts.0.up")
+    return view.has(layer_role(layer, RoleName.MLP_UP)) or view.has(expert_role(layer, 0, RoleName.EXPERT_UP))
 
 
-def norm_offset(view: WeightView) -> float:
+def norm_offset(view: EvidenceSource) -> float:
     """1.0 for families whose RMSNorm multiplies by ``(1 + w)`` (Gemma, in Hugging Face convention), else 0.0."""
-    cfg = getattr(view, "config", None)
-    arch = (getattr(cfg, "architecture", None) or "").lower()
+    arch = (view.config.architecture or "").lower()
     return 1.0 if arch.startswith("gemma") else 0.0

@@ -18,25 +18,28 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import numpy as np
 
-from taoke.whitebox._view import WeightView
+from taoke.roles import RoleName, layer_role
+from taoke.whitebox.source import EvidenceSource
 
-PARTS = ("q", "k", "v", "o")
+PARTS = (RoleName.ATTN_Q, RoleName.ATTN_K, RoleName.ATTN_V, RoleName.ATTN_O)
 
 
-def layer_stds(view: WeightView) -> np.ndarray:
+def layer_stds(view: EvidenceSource) -> np.ndarray:
     """(layers, 4) standard deviations of q, k, v, o per layer (NaN where a projection is missing)."""
     out = np.full((view.layers, len(PARTS)), np.nan)
-    std_of = getattr(view, "role_std", None)  # fingerprints keep the std, not the tensor
     for i in range(view.layers):
         for j, p in enumerate(PARTS):
-            role = f"layers.{i}.attn.{p}"
+            role = layer_role(i, p)
             if view.has(role):
-                out[i, j] = float(std_of(role)) if std_of is not None else float(np.std(view.get(role)))
+                kept = view.role_std(role)  # a fingerprint keeps the std, not the tensor
+                out[i, j] = float(kept) if kept is not None else float(np.std(view.get(role)))
     return out
 
 
@@ -80,8 +83,17 @@ class StdFingerprint:
             "stds_b": [list(r) for r in self.stds_b],
         }
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> StdFingerprint:
+        def rows(x: Any) -> tuple[tuple[float, ...], ...]:
+            return tuple(tuple(float("nan") if v is None else float(v) for v in r) for r in x or ())
 
-def std_fingerprint(a: WeightView, b: WeightView) -> StdFingerprint:
+        return cls(d.get("correlation"), int(d.get("n_values", 0)), d.get("p_value_vs_published_unrelated"),
+                   d.get("percentile_among_unrelated"), str(d.get("null", "")), rows(d.get("stds_a")),
+                   rows(d.get("stds_b")), str(d.get("note", "")))  # fmt: skip
+
+
+def std_fingerprint(a: EvidenceSource, b: EvidenceSource) -> StdFingerprint:
     sa, sb = layer_stds(a), layer_stds(b)
     null = published_null("pdf")
     name = f"TensorLock 'pdf' scores of {len(null)} cross-family pairs (137 real models, 17 families)"

@@ -38,8 +38,9 @@ units; the 1/k! bound holds for any subset); matrices are held in float32, one l
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -109,7 +110,15 @@ class LayerMatch:
             "matched_cos": round(self.matched_cos, 4),
             "screen": round(self.screen, 4),
             "log10_p": round(self.log10_p, 2),
+            "tested_units": self.tested_units,
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> LayerMatch:
+        p = d["parts"]
+        return cls(int(d["layer_b"]), int(d["layer_a"]), int(d["units_a"]), int(d["units_b"]), int(d["agreement"]),
+                   (str(p[0]), str(p[1])), float(d["matched_cos"]), float(d["screen"]), float(d["log10_p"]),
+                   int(d.get("tested_units", 0)))  # fmt: skip
 
 
 def interior_layers(n_layers: int) -> list[int]:
@@ -158,6 +167,12 @@ class UnitTestResult:
             "layers": [m.to_dict() for m in self.matches],
             "screen": np.round(self.screen, 4).tolist(),
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> UnitTestResult:
+        return cls(tuple(LayerMatch.from_dict(m) for m in d.get("layers") or ()),
+                   np.asarray(d.get("screen") or [], dtype=np.float64), float(d["log10_p"]),
+                   tuple(int(x) for x in d.get("interior_layers") or ()), str(d.get("null", "")))  # fmt: skip
 
 
 LayerLoader = Callable[[int, "tuple[str, ...] | None"], dict[str, np.ndarray]]

@@ -26,13 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from taoke import defaults
 from taoke.errors import FetchError
 from taoke.zoo._artifacts import Archive, Artifact, selected
 
 
 def default_data_dir() -> Path:
-    env = os.environ.get("TAOKE_DATA")
-    return Path(env) if env else Path.home() / ".cache" / "taoke-data"
+    """The data folder (:func:`taoke.defaults.data_dir`)."""
+    return defaults.data_dir()
 
 
 def sha256_of(path: Path) -> str:
