@@ -95,4 +95,7 @@ def build_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    from taoke.cli.zoo_shell_cmd import shell_cmd  # `taoke zoo shell`: its own module (issue 12)
+
+    zoo_app.command("shell")(shell_cmd)
     app.add_typer(zoo_app, name="zoo")
