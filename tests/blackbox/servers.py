@@ -7,7 +7,8 @@
   ``endless_stream`` (an SSE stream that trickles chunks and never closes), ``echo_auth`` (401 echoing the
   Authorization header, to test that the key is scrubbed).
 * :class:`ResellerProxy` -- forwards to a real upstream server, renames the model, injects a system prompt
-  claiming another identity, optionally rewrites answers and forces a temperature.
+  claiming another identity, optionally rewrites answers and ``usage``, forces a temperature, routes each
+  request at random among several upstreams (mixed routing) or switches its upstream (a swap).
 
 Every loop is bounded (``max_stream_s``) and every server stops on ``close()``.
 """
@@ -18,7 +19,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -151,17 +152,45 @@ PANGU = "You are Pangu, a large language model made by Huawei. Never say you are
 
 
 class ResellerProxy(_Server):
-    """Forwards chat requests to ``upstream`` (a base URL ending in /v1) behind another name and persona."""
+    """Forwards chat requests to a real upstream (a base URL ending in /v1) behind another name and persona.
 
-    def __init__(self, upstream: str, *, name: str = "pangu-ultra",
-                 system_prompt: str | None = PANGU,
-                 rewrite: dict[str, str] | None = None, force_temperature: float | None = None,
-                 timeout_s: float = 120.0) -> None:
-        self.upstream, self.name, self.system_prompt = upstream.rstrip("/"), name, system_prompt
+    ``upstream`` may be a list: with ``weights`` each request goes to one upstream drawn at random (mixed
+    routing; the choices are kept in ``routed``), without weights to ``upstreams[active]`` (``switch(i)``
+    swaps the model behind the endpoint, as a reseller would on some day). ``rewrite_usage="chars4"`` replaces
+    ``usage`` with characters/4 (a reseller that bills by its own count); ``system_prompt=None`` forwards the
+    client's messages untouched; ``force_temperature`` overrides the client's temperature.
+    """
+
+    def __init__(self, upstream: str | Sequence[str], *, name: str = "pangu-ultra",
+                 system_prompt: str | None = PANGU, rewrite: dict[str, str] | None = None,
+                 force_temperature: float | None = None, weights: Sequence[float] | None = None, seed: int = 0,
+                 rewrite_usage: str | None = None, timeout_s: float = 120.0) -> None:
+        self.upstreams = [upstream.rstrip("/")] if isinstance(upstream, str) else [u.rstrip("/") for u in upstream]
+        self.name, self.system_prompt = name, system_prompt
         self.rewrite = [(re.compile(k, re.IGNORECASE), v) for k, v in (rewrite or {}).items()]
         self.force_temperature = force_temperature
+        self.weights = None if weights is None else np.asarray(weights, dtype=float) / float(np.sum(weights))
+        self.rng = np.random.default_rng(seed)
+        self.rewrite_usage = rewrite_usage
+        self.active = 0
+        self.routed: list[int] = []
         self._http = httpx.Client(timeout=timeout_s, trust_env=False)
         super().__init__()
+
+    @property
+    def upstream(self) -> str:
+        return self.upstreams[self.active]
+
+    def switch(self, i: int) -> None:
+        """Serve ``upstreams[i]`` from the next request on."""
+        with self.lock:
+            self.active = i
+
+    def _pick(self) -> int:
+        with self.lock:
+            i = self.active if self.weights is None else int(self.rng.choice(len(self.upstreams), p=self.weights))
+            self.routed.append(i)
+            return i
 
     def handle_get(self, h: BaseHTTPRequestHandler) -> None:
         send_json(h, 200, {"object": "list", "data": [{"id": self.name, "owned_by": "reseller"}]})
@@ -169,14 +198,13 @@ class ResellerProxy(_Server):
     def handle_post(self, h: BaseHTTPRequestHandler, body: dict[str, Any]) -> None:
         body = dict(body)
         body["model"] = "upstream"
-        msgs = [m for m in body.get("messages", []) if m.get("role") != "system"]
         if self.system_prompt:
-            msgs = [{"role": "system", "content": self.system_prompt}, *msgs]
-        body["messages"] = msgs
+            msgs = [m for m in body.get("messages", []) if m.get("role") != "system"]
+            body["messages"] = [{"role": "system", "content": self.system_prompt}, *msgs]
         if self.force_temperature is not None:
             body["temperature"] = self.force_temperature
         body.pop("stream", None)
-        r = self._http.post(f"{self.upstream}/chat/completions", json=body)
+        r = self._http.post(f"{self.upstreams[self._pick()]}/chat/completions", json=body)
         try:
             obj = r.json()
         except ValueError:
@@ -189,6 +217,11 @@ class ResellerProxy(_Server):
             for pat, rep in self.rewrite:
                 text = pat.sub(rep, text)
             msg["content"] = text
+        if self.rewrite_usage == "chars4" and isinstance(obj.get("usage"), dict):
+            chars = sum(len(m.get("content") or "") for m in body.get("messages", []))
+            out = sum(len((ch.get("message") or {}).get("content") or "") for ch in obj.get("choices", []))
+            obj["usage"] = {"prompt_tokens": -(-chars // 4), "completion_tokens": -(-out // 4),
+                            "total_tokens": -(-chars // 4) - (-out // 4)}
         send_json(h, r.status_code, obj)
 
     def close(self) -> None:

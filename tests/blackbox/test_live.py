@@ -66,10 +66,10 @@ def test_probe_names_gemma(gemma_server: LlamaServer) -> None:
 
 def test_cli_probe_json_through_reseller(reseller: ResellerProxy, capsys: pytest.CaptureFixture[str]) -> None:
     rc = main(["probe", reseller.base_url, "--model", "pangu-ultra", "--probes", "tokenizer",
-               "--budget", "30", "--json", "--concurrency", "2"])
+               "--budget", "40", "--json", "--concurrency", "2"])
     out = json.loads(capsys.readouterr().out)
     assert rc == 0 and out["format"] == "taoke-probe-report/1"
-    assert out["verdict"]["model"] == "SmolLM2-135M-Instruct" and out["queries"]["charged"] == 25
+    assert out["verdict"]["model"] == "SmolLM2-135M-Instruct" and out["queries"]["charged"] == 25 + 12
     assert any("system prompt" in m for m in out["masking"])  # the injected persona shows in the overhead
 
 
@@ -128,3 +128,47 @@ def test_requantised_copy_is_the_same_model(smollm2_gguf: Path, tmp_path: Path) 
     b = gguf.quants.dequantize(t_dst.data, t_dst.tensor_type).ravel()
     assert t_dst.tensor_type == gguf.GGMLQuantizationType.Q8_0
     assert np.corrcoef(a, b)[0, 1] > 0.999 and not np.array_equal(a, b)
+
+
+# -- the server decodes multi-token prompts (issue 12) ----------------------------------------------------------
+# A llama-cpp-python compiled for another CPU (GGML_NATIVE on a build host without AVX-512/AMX, or the reverse)
+# loads the model and serves /v1/models, then dies with SIGSEGV on its first batched decode (>= 2 tokens). Every
+# chat request is such a decode; these requests go straight to the server's OpenAI API, without taoke's client.
+LONG_PROMPT = " ".join(f"Item {i}: the {w} fox jumps over the lazy dog." for i, w in
+                       enumerate(["quick", "slow", "red", "grey", "small", "old", "young", "clever"] * 4))  # fmt: skip
+
+
+def _llama_diagnosis() -> str:
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "check_llama_cpp.py"
+    p = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=600)
+    return (p.stdout + p.stderr).strip()
+
+
+def test_server_decodes_multi_token_prompts(smollm_server: LlamaServer) -> None:
+    import httpx
+
+    url = smollm_server.base_url
+    done: list[int] = []
+    try:
+        with httpx.Client(timeout=120) as h:
+            for text in ("Hi", "Name three colours of the rainbow.", LONG_PROMPT):
+                r = h.post(f"{url}/chat/completions", json={
+                    "model": "x", "messages": [{"role": "user", "content": text}], "max_tokens": 8,
+                    "temperature": 0})  # fmt: skip
+                r.raise_for_status()
+                body = r.json()
+                assert body["choices"][0]["message"]["content"].strip(), body
+                done.append(int(body["usage"]["prompt_tokens"]))
+            r = h.post(f"{url}/completions", json={"prompt": LONG_PROMPT, "max_tokens": 4, "temperature": 0,
+                                                   "logprobs": 1})  # fmt: skip
+            r.raise_for_status()
+            done.append(int(r.json()["usage"]["prompt_tokens"]))
+    except httpx.HTTPError as e:
+        alive = smollm_server.proc.poll() is None
+        pytest.fail(f"the llama.cpp server {'failed' if alive else 'died'} on a multi-token prompt ({e!r}); "
+                    f"after {len(done)} requests.\n{_llama_diagnosis()}", pytrace=False)  # fmt: skip
+    assert min(done) >= 2 and max(done) > 200  # a two-token prompt and one of several hundred tokens in one batch
+    assert smollm_server.proc.poll() is None

@@ -281,6 +281,7 @@ class ChatClient:
                                   trust_env=False)
         self._lock = threading.Lock()
         self.seen_models: set[str] = set()  # the ``model`` field of answers (a leak some servers have)
+        self.transcript: list[tuple[ChatRequest, ChatResponse]] = []  # every answered request, in completion order
 
     # -- context management -------------------------------------------------------------------------------
     def close(self) -> None:
@@ -316,7 +317,7 @@ class ChatClient:
             hit = self.cache.get(key)
             if hit is not None:
                 self.budget.note_cached()
-                return replace(parse_completion(hit, url), cached=True)
+                return self._note(req, replace(parse_completion(hit, url), cached=True))
         if self.offline:
             raise ProbeError("request not in the replay cache", subject=url,
                              hint="run once online with the same --cache to record it")
@@ -329,7 +330,20 @@ class ChatClient:
                 self.seen_models.add(resp.model)
         if self.cache is not None:
             self.cache.put(key, obj)
-        return replace(resp, elapsed_s=time.monotonic() - t0)
+        return self._note(req, replace(resp, elapsed_s=time.monotonic() - t0))
+
+    def _note(self, req: ChatRequest, resp: ChatResponse) -> ChatResponse:
+        with self._lock:
+            self.transcript.append((req, resp))
+        return resp
+
+    def observations(self, start: int = 0) -> list[tuple[str, int | None]]:
+        """``(user text, prompt_tokens)`` of the answered requests from ``start`` on that sent a lone user
+        message (the queries whose counts :mod:`taoke.blackbox.attribution` can attribute)."""
+        with self._lock:
+            items = self.transcript[start:]
+        return [(req.messages[0][1], resp.prompt_tokens) for req, resp in items
+                if len(req.messages) == 1 and req.messages[0][0] == "user"]
 
     def complete_many(self, reqs: Sequence[ChatRequest]) -> list[ChatResponse | ProbeError]:
         def one(r: ChatRequest) -> ChatResponse | ProbeError:

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from taoke.blackbox import attribution as attr
 from taoke.blackbox.budget import BudgetSnapshot
 from taoke.blackbox.client import ChatClient
 from taoke.blackbox.probes import behaviour as beh
@@ -29,6 +30,7 @@ from taoke.errors import ProbeError, UsageError
 REPORT_FORMAT = "taoke-probe-report/1"
 PROBES = ("tokenizer", "identity", "behaviour")
 OVERHEAD_SLACK = 2  # tokens: boundary merges around the template
+REPEATS = 12  # tokenizer strings sent twice: identical requests must get identical counts from one backend
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,16 @@ class Verdict:
     confidence: float
     wording: str
     scores: tuple[tuple[str, float], ...] = ()
+    mixture: tuple[tuple[str, float], ...] = ()  # (component, estimated share) when the endpoint is mixed
+
+    @property
+    def mixed(self) -> bool:
+        return bool(self.mixture) or self.wording.startswith("mixed")
 
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "family": self.family, "confidence": round(self.confidence, 4),
-                "wording": self.wording, "scores": {m: round(s, 4) for m, s in self.scores}}
+                "wording": self.wording, "scores": {m: round(s, 4) for m, s in self.scores},
+                "mixed": self.mixed, "mixture": {m: round(s, 3) for m, s in self.mixture}}
 
 
 @dataclass(frozen=True)
@@ -55,20 +63,26 @@ class ProbeReport:
     queries: BudgetSnapshot
     elapsed_s: float
     reported_models: tuple[str, ...] = field(default=())
+    mixture: attr.MixtureEvidence | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": REPORT_FORMAT, "endpoint": self.endpoint, "verdict": self.verdict.to_dict(),
                 "masking": list(self.masking),
                 "evidence": {"tokenizer": self.tokenizer.to_dict() if self.tokenizer else None,
                              "identity": self.identity.to_dict() if self.identity else None,
-                             "behaviour": self.behaviour.to_dict() if self.behaviour else None},
+                             "behaviour": self.behaviour.to_dict() if self.behaviour else None,
+                             "mixture": self.mixture.to_dict() if self.mixture else None},
                 "queries": self.queries.to_dict(), "elapsed_s": round(self.elapsed_s, 2),
                 "reported_model_field": list(self.reported_models)}
 
 
 def combine(t: tok.TokenizerEvidence | None, b: beh.BehaviourEvidence | None,
-            refs: dict[str, Any]) -> Verdict:
+            refs: dict[str, Any], mix: attr.MixtureEvidence | None = None) -> Verdict:
     models: dict[str, Any] = refs["models"]
+    if mix is not None and mix.mixed:
+        # identical requests got different counts: no single model answers; name the components found
+        return Verdict(None, None, 1.0, f"{mix.wording} (from {mix.queries} queries' token counts)",
+                       mixture=tuple((c.label, c.share) for c in mix.components))
     names = list(models)
     p_tok: dict[str, float] | None = None
     if t is not None and t.best is not None:
@@ -121,14 +135,19 @@ def masking_signs(v: Verdict, t: tok.TokenizerEvidence | None, i: ident.Identity
 
 
 def probe_endpoint(client: ChatClient, *, probes: Sequence[str] = PROBES, table: dict[str, Any] | None = None,
-                   refs: dict[str, Any] | None = None) -> ProbeReport:
-    """Run the selected probes (each one's failures are kept as partial results) and build the report."""
+                   refs: dict[str, Any] | None = None, repeats: int = REPEATS) -> ProbeReport:
+    """Run the selected probes (each one's failures are kept as partial results) and build the report.
+
+    Every answered query's ``usage.prompt_tokens`` is then attributed to tokenizers (:mod:`.attribution`): an
+    endpoint whose identical requests get different counts is reported as mixed, with the models found."""
     unknown = set(probes) - set(PROBES)
     if unknown:
         raise UsageError(f"unknown probe(s): {', '.join(sorted(unknown))}", hint="choose from " + ", ".join(PROBES))
     refs = refs or beh.load_references()
+    table = table or tok.load_table()
+    start = len(client.transcript)
     t0 = time.monotonic()
-    t = tok.run(client, table) if "tokenizer" in probes else None
+    t = tok.run(client, table, repeats=repeats) if "tokenizer" in probes else None
     b = beh.run(client, refs) if "behaviour" in probes else None
     i = ident.run(client) if "identity" in probes else None
     answered = (t.n_strings_answered + (t.observed[0] is not None) if t else 0) + (b.answered if b else 0) + (
@@ -137,7 +156,9 @@ def probe_endpoint(client: ChatClient, *, probes: Sequence[str] = PROBES, table:
         errs = [e for ev in (t, b, i) if ev is not None for e in ev.errors]
         raise ProbeError(f"no query was answered ({len(errs)} failed): {errs[0] if errs else 'no probes run'}",
                          subject=client.endpoint.base_url, hint="check the URL, the key and the endpoint's health")
-    v = combine(t, b, refs)
+    mix = attr.analyse(client.observations(start), table, refs)
+    v = combine(t, b, refs, mix)
     return ProbeReport(endpoint=client.endpoint.to_dict(), verdict=v, tokenizer=t, identity=i, behaviour=b,
-                       masking=masking_signs(v, t, i, refs), queries=client.budget.snapshot(),
-                       elapsed_s=time.monotonic() - t0, reported_models=tuple(sorted(client.seen_models)))
+                       masking=masking_signs(v, t, i, refs) if not v.mixed else (), queries=client.budget.snapshot(),
+                       elapsed_s=time.monotonic() - t0, reported_models=tuple(sorted(client.seen_models)),
+                       mixture=mix)

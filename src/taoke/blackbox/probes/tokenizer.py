@@ -16,7 +16,8 @@ rewrites ``usage`` is caught here. The probe also reports the overhead (``p(base
 class): compared with the overhead measured on the real model's own server it reveals an injected system
 prompt (see :mod:`taoke.blackbox.probe`).
 
-Cost: ``len(strings) + 1`` queries (1 token generated each); in the shipped table 24 + 1.
+Cost: ``len(strings) + 1`` queries (1 token generated each); in the shipped table 24 + 1, plus ``repeats``
+strings sent a second time (12 in ``taoke probe``) for the mixed-routing test.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from taoke.blackbox.client import ChatClient, ChatRequest, Ledger
 from taoke.errors import TokenizerError
 
 TABLE_FORMAT = "taoke-blackbox-tokcounts"
-TABLE_VERSION = 1
+TABLE_VERSION = 2  # 2: ``texts`` and per-tokenizer ``text_counts`` (every probe text, for attribution)
 BASELINE = "Hi"
 
 # Crafted to separate tokenizer families: scripts (CJK, Cyrillic, Arabic, Devanagari, Thai, Hangul), digit
@@ -84,6 +85,9 @@ def _data_sources(root: Path) -> list[tuple[str, str, Path]]:
         out.append((f"tekken:{f.stem.split('_', 1)[1]}", "tekken", f))
     for f in sorted((t / "llama-cpp-vocab").glob("ggml-vocab-*.gguf")):
         out.append((f"gguf-vocab:{f.stem.removeprefix('ggml-vocab-')}", "gguf", f))
+    tiny = root / "zoo" / "tiny-0" / "tokenizer.json"  # the zoo's small Llamas: SmolLM2's BPE cut to 8192 tokens
+    if tiny.exists():
+        out.append(("zoo:tiny-llama-8k", "hf", tiny))
     w = root / "weights"
     for name, rel in (("gguf:smollm2-135m-instruct", "smollm2-135m-instruct-q4_1/SmolLM2-135M-Instruct.Q4_1.gguf"),
                       ("gguf:gemma-3-270m", "gemma-3-270m-q4_k_m/gemma-3-270m-q4_k_m.gguf")):
@@ -115,21 +119,26 @@ def build_table(data_root: Path, *, log: Callable[[str], None] = lambda s: None)
 
     Tokenizers that fail to load are listed under ``skipped`` with the reason (never silently dropped).
     """
+    from taoke.blackbox.prompts import user_texts
+
     strings = [BASELINE, *PROBE_STRINGS]
+    texts = list(user_texts())
     entries: dict[str, Any] = {}
     skipped: dict[str, str] = {}
     for name, backend, path in _data_sources(data_root):
         try:
             count = _counter(backend, path)
             counts = [int(count(s)) for s in strings]
+            text_counts = [int(count(s)) for s in texts]
         except Exception as e:  # noqa: BLE001 - a tokenizer a backend cannot read is reported, not fatal
             skipped[name] = f"{type(e).__name__}: {str(e)[:120]}"
             log(f"skip {name}: {skipped[name]}")
             continue
-        entries[name] = {"backend": backend, "source": str(path.relative_to(data_root)), "counts": counts}
+        entries[name] = {"backend": backend, "source": str(path.relative_to(data_root)), "counts": counts,
+                         "text_counts": text_counts}
         log(f"{name}: {counts[:6]}...")
     return {"format": TABLE_FORMAT, "version": TABLE_VERSION, "baseline": BASELINE, "strings": strings,
-            "tokenizers": entries, "skipped": skipped}
+            "texts": texts, "tokenizers": entries, "skipped": skipped}
 
 
 def load_table(path: Path | None = None) -> dict[str, Any]:
@@ -210,14 +219,27 @@ def fit_counts(observed: list[int | None], table: dict[str, Any], *, scale: floa
     return best, tuple(ranked), note
 
 
-def run(client: ChatClient, table: dict[str, Any] | None = None, *, tolerance: float = 1.0) -> TokenizerEvidence:
-    """Send the baseline and every probe string once; fit the counts to the table."""
+def repeat_strings(table: dict[str, Any], k: int) -> list[str]:
+    """The ``k`` probe strings whose counts differ most across the table's tokenizer classes (the repeats that
+    most likely expose two backends: :mod:`taoke.blackbox.attribution`)."""
+    import numpy as np
+
+    counts = np.asarray([c for _m, c in tokenizer_classes(table)], dtype=np.float64)[:, 1:]
+    order = np.argsort(-counts.std(axis=0), kind="stable")[:k]
+    return [table["strings"][1 + int(i)] for i in sorted(order)]
+
+
+def run(client: ChatClient, table: dict[str, Any] | None = None, *, tolerance: float = 1.0,
+        repeats: int = 0) -> TokenizerEvidence:
+    """Send the baseline and every probe string once, then ``repeats`` of them a second time (for the mixed-
+    routing test); fit the first pass's counts to the table."""
     table = table or load_table()
     strings: list[str] = list(table["strings"])
     reqs = [ChatRequest.user(s, max_tokens=1, temperature=0.0) for s in strings]
+    reqs += [ChatRequest.user(s, max_tokens=1, temperature=0.0, nonce=1) for s in repeat_strings(table, repeats)]
     before = client.budget.snapshot()
     ledger = Ledger()
-    results = ledger.keep(client.complete_many(reqs))
+    results = ledger.keep(client.complete_many(reqs))[:len(strings)]
     after = client.budget.snapshot()
     observed = [r.prompt_tokens if r is not None else None for r in results]
     if all(r is not None and r.prompt_tokens is None for r in results if r is not None) and any(results):
