@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import socket
 import time
@@ -77,7 +76,6 @@ def test_remote_sharded_index(minilm_dir: Path, tmp_path: Path) -> None:
             open_checkpoint(srv.url("model.safetensors.index.json"))
 
 
-@pytest.mark.skipif(importlib.util.find_spec("taoke.io.gguf") is None, reason="GGUF reader not built yet")
 def test_remote_gguf(weights_root: Path, smollm2_gguf: Path) -> None:
     local = open_checkpoint(smollm2_gguf)
     with serve_directory(weights_root) as srv:
@@ -94,7 +92,7 @@ def test_server_ignoring_range_is_refused_without_download(weights_root: Path, s
         t0 = time.monotonic()
         with pytest.raises(RemoteError, match="server ignores HTTP range requests; download the file first") as ei:
             HttpSource(srv.url(smollm2_gguf.relative_to(weights_root)))
-        assert time.monotonic() - t0 < 5
+        assert time.monotonic() - t0 < 60  # generous (shared machine): a download of the body would take far longer
         assert "\n" not in str(ei.value)
         time.sleep(0.2)  # let the server thread notice the closed connection
         # the 98 MB body was not read: at most what sat in socket buffers got written
@@ -110,7 +108,7 @@ def test_5xx_is_retried(weights_root: Path) -> None:
     with serve_directory(weights_root, fail_first=2) as srv:
         src = HttpSource(srv.url("all-minilm-l6-v2/config.json"), backoff=0.01)
         assert json.loads(src.read_at(0, src.size))["model_type"] == "bert"
-        assert len(srv.requests) == 4  # 2 failures, the size probe, one block
+        assert len(srv.requests) == 3  # 2 failures, then the size probe, which brings the first 64 KiB (the file)
     with serve_directory(weights_root, fail_first=10) as srv, \
             pytest.raises(RemoteError, match="HTTP 503 after 3 attempts"):
         HttpSource(srv.url("all-minilm-l6-v2/config.json"), backoff=0.01, retries=2)

@@ -18,9 +18,14 @@
 Counters: ``bytes_read`` (bytes the caller asked for, like every source), ``bytes_transferred`` (body bytes
 that came over the network: what was asked for, plus coalesced gaps and whole cache blocks) and ``requests``.
 
+Sources share one process-wide client (:func:`shared_client`: keep-alive connections, a pool of 32) unless
+given a client or a non-default timeout, so the 30 shards of a 70B repository reuse connections;
+:func:`open_sources` opens many files at once.
+
 Simplifications accepted: the file is assumed not to change while it is read (no ETag/If-Range pinning); the
-size comes from the first request, ``Range: bytes=0-0`` (``Content-Range: bytes 0-0/SIZE``), falling back to
-``HEAD`` only when the server answers that request with 416 (an empty file). A server that ignores ranges
+size comes from the first request, which asks for the first block (``Range: bytes=0-65535``, ``Content-Range:
+bytes 0-65535/SIZE``) and keeps it, so the header parsed next costs no request; ``HEAD`` only when the server
+answers that request with 416 (an empty file). A server that ignores ranges
 (answers 200 with the whole body) is detected on that first request and refused: the response is streamed
 and closed without reading its body. Multi-range requests (``bytes=a-b,c-d``) are not used: the big hubs'
 object stores do not answer them.
@@ -28,6 +33,7 @@ object stores do not answer them.
 
 from __future__ import annotations
 
+import atexit
 import random
 import re
 import threading
@@ -41,7 +47,7 @@ import httpx
 from taoke.errors import RemoteError
 from taoke.io.source import Source
 
-__all__ = ["HttpSource", "BLOCK_SIZE", "coalesce"]
+__all__ = ["HttpSource", "BLOCK_SIZE", "coalesce", "open_sources", "shared_client"]
 
 BLOCK_SIZE = 64 * 1024
 EXACT_MIN = 256  # reads at least this long are fetched exactly (unless already cached); shorter ones by block
@@ -50,6 +56,44 @@ MAX_REQUEST = 8 * 1024 * 1024  # one request never asks for more (bounds memory 
 CONCURRENCY = 8
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+DEFAULT_TIMEOUT = 30.0
+_SHARED: httpx.Client | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_client() -> httpx.Client:
+    """The process-wide client (connection pool of 32, keep-alive) that sources use unless given their own: the
+    shards of one repository reuse its connections instead of opening one client each."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None:
+            limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+            _SHARED = httpx.Client(timeout=DEFAULT_TIMEOUT, follow_redirects=True, limits=limits,
+                                   headers={"Accept-Encoding": "identity"})  # fmt: skip
+            atexit.register(_SHARED.close)
+        return _SHARED
+
+
+def open_sources(urls: Sequence[str], *, workers: int = 16) -> list[HttpSource]:
+    """Open many remote files at once (their size probes, and first blocks, run concurrently); all or nothing."""
+    if len(urls) <= 1:
+        return [HttpSource(u) for u in urls]
+    with ThreadPoolExecutor(max_workers=min(workers, len(urls))) as pool:
+        futures = [pool.submit(HttpSource, u) for u in urls]
+        out: list[HttpSource] = []
+        err: BaseException | None = None
+        for f in futures:
+            try:
+                out.append(f.result())
+            except BaseException as e:  # noqa: BLE001 - re-raised below, after closing what opened
+                err = err or e
+    if err is not None:
+        for src in out:
+            src.close()
+        raise err
+    return out
 
 
 class _Transient(Exception):
@@ -84,7 +128,7 @@ def coalesce(spans: Sequence[tuple[int, int]], *, gap: int = COALESCE_GAP, max_r
 class HttpSource(Source):
     """A remote file read by HTTP range requests: block cache, coalesced and concurrent batches, retries."""
 
-    def __init__(self, url: str, *, timeout: float = 30.0, retries: int = 4, backoff: float = 0.25,
+    def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT, retries: int = 4, backoff: float = 0.25,
                  max_backoff: float = 8.0, cache_blocks: int = 64, concurrency: int = CONCURRENCY,
                  coalesce_gap: int = COALESCE_GAP, max_request: int = MAX_REQUEST,
                  client: httpx.Client | None = None) -> None:  # fmt: skip
@@ -100,6 +144,8 @@ class HttpSource(Source):
         self._cache_blocks = max(1, cache_blocks)
         self._cache_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        if client is None and timeout == DEFAULT_TIMEOUT:
+            client = shared_client()  # keep-alive connections shared by every file of a repository (shards)
         self._own_client = client is None
         limits = httpx.Limits(max_connections=self._concurrency, max_keepalive_connections=self._concurrency)
         self._client = client or httpx.Client(timeout=timeout, follow_redirects=True, limits=limits,
@@ -173,8 +219,10 @@ class HttpSource(Source):
         return resp
 
     def _probe_size(self) -> int:
+        """Size from the first request, which asks for the first block: a header parsed next costs nothing more."""
+
         def once() -> int:
-            resp = self._send("GET", {"Range": "bytes=0-0"})
+            resp = self._send("GET", {"Range": f"bytes=0-{BLOCK_SIZE - 1}"})
             try:
                 if resp.status_code == 200:
                     raise RemoteError("server ignores HTTP range requests; download the file first",
@@ -184,15 +232,21 @@ class HttpSource(Source):
                 if resp.status_code != 206:
                     raise RemoteError(f"unexpected HTTP {resp.status_code} to a range request", subject=self.url)
                 m = _CONTENT_RANGE.match(resp.headers.get("content-range", ""))
-                if not m or m.group(3) == "*":
+                if not m or m.group(3) == "*" or int(m.group(1)) != 0:
                     raise RemoteError("range response lacks a usable Content-Range header", subject=self.url)
+                size = int(m.group(3))
+                want = min(size, BLOCK_SIZE)
                 try:
                     body = resp.read()
                 except httpx.HTTPError as e:
                     raise _Transient(f"transfer failed ({_short(e)})") from None
                 with self._lock:
                     self.bytes_transferred += len(body)
-                return int(m.group(3))
+                if len(body) != want:
+                    raise _Transient(f"body cut short ({len(body)} of {want} bytes)")
+                with self._cache_lock:
+                    self._cache[0] = bytes(body)
+                return size
             finally:
                 resp.close()
 
