@@ -1,0 +1,152 @@
+"""Coverage-guided fuzzing of every reader (atheris/libFuzzer), one target after another; reports executions,
+findings, exec/s and peak RSS per reader.
+
+Each target (:mod:`targets`) runs in its own process, seeded from small real-derived files (:mod:`seeds`), with
+
+* an address-space cap (``setrlimit(RLIMIT_AS)``, default +1024 MB over the process after its imports): an
+  allocation the input's bytes cannot back fails with ``MemoryError``, which is a finding;
+* libFuzzer's ``-rss_limit_mb`` (default 2048) and ``-timeout`` (default 20 s per input): exceeding either is a
+  finding (libFuzzer writes the input as ``oom-*``/``timeout-*``);
+* every exception that is not a one-line :class:`taoke.errors.TaokeError` naming its subject recorded once per
+  distinct (type, innermost taoke frame) under ``--out/findings/<target>/`` with its input, and fuzzing goes on.
+
+Usage::
+
+    python benchmarks/fuzz/run.py --runs 1000000                 # every target, 1M inputs each
+    python benchmarks/fuzz/run.py --seconds 60 --only gguf torch  # a quick look
+    nice -n 10 python benchmarks/fuzz/run.py --runs 1000000 --out benchmarks/results/fuzz
+
+The corpus grown by a run is kept (``--out/corpus/<target>``) and reused by the next run. The summary is printed
+and written to ``--out/summary.json``: per target the executions, distinct findings (+ libFuzzer crash/oom/
+timeout artifacts), seconds, exec/s, peak RSS (libFuzzer's ``peak_rss_mb``, and the child's ``ru_maxrss``) and
+the final coverage / corpus size.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import seeds  # noqa: E402
+import targets  # noqa: E402
+
+_STAT = re.compile(r"^stat::(\w+):\s*(\d+)", re.M)
+_DONE = re.compile(r"Done (\d+) runs in (\d+) second")
+_LINE = re.compile(r"#(\d+)\s+\w+\s+cov: (\d+) ft: (\d+) corp: (\d+)/\S+.*?exec/s: (\d+) rss: (\d+)Mb")
+
+
+def run_target(target: str, out: Path, *, runs: int | None, seconds: int | None, rss_mb: int, as_extra_mb: int,
+               timeout_s: int, max_len: int, rss_growth_mb: int = 192, python: str = sys.executable,
+               quiet: bool = False) -> dict[str, Any]:
+    """Fuzz one target in a child process; returns its numbers."""
+    seed_dir = seeds.default_dest() / target
+    corpus = out / "corpus" / target
+    corpus.mkdir(parents=True, exist_ok=True)
+    findings = out / "findings" / target
+    findings.mkdir(parents=True, exist_ok=True)
+    before = {p.name for p in findings.iterdir()}
+    log = out / "logs" / f"{target}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    flags = [f"-rss_limit_mb={rss_mb}", f"-timeout={timeout_s}", f"-max_len={max_len}", "-print_final_stats=1",
+             f"-artifact_prefix={findings}/", "-reload=0"]
+    if runs is not None:
+        flags.append(f"-runs={runs}")
+    if seconds is not None:
+        flags.append(f"-max_total_time={seconds}")
+    env = dict(os.environ, TAOKE_FUZZ_FINDINGS=str(out / "findings"), TAOKE_FUZZ_AS_EXTRA_MB=str(as_extra_mb),
+               TAOKE_FUZZ_RSS_GROWTH_MB=str(rss_growth_mb), PYTHONHASHSEED="0")
+    cmd = [python, str(HERE / "targets.py"), target, *flags, str(corpus), str(seed_dir)]
+    t0 = time.monotonic()
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    with open(log, "w") as f:
+        proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, check=False)
+    wall = time.monotonic() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    text = log.read_text(errors="replace")
+    stats = {k: int(v) for k, v in _STAT.findall(text)}
+    lines = _LINE.findall(text)
+    execs = stats.get("number_of_executed_units")
+    if execs is None:
+        done = _DONE.search(text)
+        execs = int(done.group(1)) if done else (int(lines[-1][0]) if lines else 0)
+    new = sorted(p.name for p in findings.iterdir() if p.name not in before)
+    distinct = [n for n in new if n.startswith("finding-") and n.endswith(".txt")]
+    crashes = [n for n in new if n.startswith(("crash-", "oom-", "timeout-", "leak-", "slow-unit-"))]
+    res = {
+        "target": target,
+        "executions": execs,
+        "findings": len(distinct) + len(crashes),
+        "finding_signatures": [((findings / n).read_text(errors="replace").splitlines() or ["?"])[0]
+                               for n in distinct],
+        "libfuzzer_artifacts": crashes,
+        "seconds": round(wall, 1),
+        "exec_per_s": round(execs / wall, 1) if wall else None,
+        "peak_rss_mb": stats.get("peak_rss_mb", max((int(x[5]) for x in lines), default=None)),
+        "child_maxrss_mb": round(max(ru1, ru0) / 1024, 1),
+        "coverage": int(lines[-1][1]) if lines else None,
+        "features": int(lines[-1][2]) if lines else None,
+        "corpus": int(lines[-1][3]) if lines else len(list(corpus.iterdir())),
+        "exit_code": proc.returncode,
+        "log": str(log),
+    }
+    if not quiet:
+        print(f"{target:20s} {res['executions']:>9,d} inputs  {res['findings']:3d} findings  "
+              f"{res['exec_per_s'] or 0:8.1f} exec/s  peak RSS {res['peak_rss_mb']} MB  cov {res['coverage']}  "
+              f"({res['seconds']} s, exit {proc.returncode})", flush=True)
+        for sig in res["finding_signatures"] + crashes:
+            print(f"    finding: {sig}", flush=True)
+    return res
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--only", nargs="*", choices=targets.TARGETS, help="targets to run (default: all)")
+    ap.add_argument("--runs", type=int, help="inputs per target (libFuzzer -runs)")
+    ap.add_argument("--seconds", type=int, help="time per target (libFuzzer -max_total_time)")
+    ap.add_argument("--out", type=Path, default=Path("fuzz-out"), help="corpus, findings, logs, summary")
+    ap.add_argument("--rss-mb", type=int, default=2048, help="libFuzzer -rss_limit_mb")
+    ap.add_argument("--as-extra-mb", type=int, default=1024, help="address space allowed over the imports")
+    ap.add_argument("--rss-growth-mb", type=int, default=192,
+                    help="peak RSS growth over the start that flags the input which caused it")
+    ap.add_argument("--timeout", type=int, default=20, help="seconds per input before it counts as a hang")
+    ap.add_argument("--max-len", type=int, default=65536, help="largest input libFuzzer makes (bytes)")
+    args = ap.parse_args(argv)
+    if args.runs is None and args.seconds is None:
+        ap.error("give --runs and/or --seconds")
+    seeds.build()
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = []
+    for t in args.only or targets.TARGETS:
+        results.append(run_target(t, args.out, runs=args.runs, seconds=args.seconds, rss_mb=args.rss_mb,
+                                  as_extra_mb=args.as_extra_mb, timeout_s=args.timeout, max_len=args.max_len,
+                                  rss_growth_mb=args.rss_growth_mb))
+    summary = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "python": sys.version.split()[0],
+               "cpu_count": os.cpu_count(), "args": {k: str(v) for k, v in vars(args).items()}, "targets": results,
+               "total_executions": sum(r["executions"] for r in results),
+               "total_findings": sum(r["findings"] for r in results)}
+    path = args.out / "summary.json"
+    if path.exists():  # keep earlier targets' numbers when only some were rerun
+        try:
+            old = json.loads(path.read_text())
+            keep = [r for r in old.get("targets", []) if r["target"] not in {x["target"] for x in results}]
+            summary["earlier_targets"] = keep
+        except (ValueError, KeyError):
+            pass
+    path.write_text(json.dumps(summary, indent=2))
+    print(f"total: {summary['total_executions']:,d} inputs, {summary['total_findings']} findings -> {path}")
+    return 1 if summary["total_findings"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
