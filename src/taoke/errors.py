@@ -25,6 +25,9 @@ do next; ``str(err)`` is the one line the CLI prints.
 
 from __future__ import annotations
 
+#: longest error line printed (a hostile file can make a quoted name megabytes long)
+MAX_LINE = 2000
+
 
 class TaokeError(Exception):
     """Root of every error taoke raises on purpose."""
@@ -38,13 +41,19 @@ class TaokeError(Exception):
         super().__init__(self.one_line())
 
     def one_line(self) -> str:
+        """``subject: message (hint)`` on one printable line: subjects and messages often quote what a hostile
+        file holds (tensor names, header keys), so line breaks and other control characters are escaped and the
+        line is cut at :data:`MAX_LINE` characters."""
         parts = []
         if self.subject:
             parts.append(f"{self.subject}: ")
         parts.append(self.message)
         if self.hint:
             parts.append(f" ({self.hint})")
-        return "".join(parts).replace("\n", " ")
+        line = "".join(parts).replace("\n", " ")
+        if not line.isprintable():
+            line = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in line)
+        return line if len(line) <= MAX_LINE else line[: MAX_LINE - 1] + "…"
 
 
 class ReaderError(TaokeError):

@@ -87,8 +87,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except MemoryError:
-        _err("out of memory (the input may be malformed; please report it)")
+    except MemoryError as e:
+        if debug:
+            raise
+        subject, check = _origin(e)
+        _err(f"{subject + ': ' if subject else ''}out of memory in {check} (the input may be malformed; "
+             "set TAOKE_DEBUG=1 for a traceback and please report it)")
         return 70
     except Exception as e:  # noqa: BLE001 - last line of defence: one line, not a traceback
         if hasattr(e, "format_message") and hasattr(e, "exit_code"):  # click's (or typer's bundled click's) usage errors
@@ -100,8 +104,60 @@ def main(argv: list[str] | None = None) -> int:
             return int(e.exit_code)
         if debug:
             raise
-        _err(f"internal error: {type(e).__name__}: {e} (set TAOKE_DEBUG=1 for a traceback and please report it)")
+        subject, check = _origin(e)
+        msg = " ".join(str(e).split())[:300]
+        _err(f"{subject + ': ' if subject else ''}internal error in {check}: {type(e).__name__}: {msg} "
+             "(set TAOKE_DEBUG=1 for a traceback and please report it)")
         return 70
+
+
+def _origin(e: BaseException) -> tuple[str | None, str]:
+    """(the input being read, the code that failed) for an unexpected exception, from its traceback.
+
+    The subject is the path/URL of the innermost checkpoint, byte source, fingerprint or index the failing frames
+    were working on (``self.path`` / ``self.name`` of a reader, or a ``path``/``location`` argument of a taoke
+    function); the check is the innermost taoke frame, ``module.qualified.function:line``.
+    """
+    frames = []
+    tb = e.__traceback__
+    while tb is not None:
+        frames.append((tb.tb_frame, tb.tb_lineno))
+        tb = tb.tb_next
+    subject: str | None = None
+    check = "?"
+    for frame, line in reversed(frames):
+        mod = str(frame.f_globals.get("__name__", ""))
+        if not mod.startswith("taoke"):
+            continue
+        if check == "?":
+            check = f"{mod}.{frame.f_code.co_qualname}:{line}"
+        if subject is None:
+            subject = _subject_of(frame.f_locals)
+        if subject is not None:
+            break
+    return subject, check
+
+
+def _subject_of(local: dict[str, object]) -> str | None:
+    from taoke.io.base import Checkpoint
+    from taoke.io.source import Source
+
+    obj = local.get("self")
+    if isinstance(obj, Checkpoint):
+        return str(obj.path)
+    if isinstance(obj, Source):
+        return str(obj.name)
+    for key in ("path", "location", "source"):
+        v = local.get(key)
+        if isinstance(v, str | os.PathLike):
+            return str(os.fspath(v))
+        if isinstance(v, Source):
+            return str(v.name)
+    try:  # another taoke object that knows its input (a fingerprint view, an index store)
+        v = getattr(obj, "path", None) if obj is not None and not isinstance(obj, type) else None
+    except Exception:  # noqa: BLE001 - a property that fails tells us nothing
+        v = None
+    return v if isinstance(v, str) else None
 
 
 def run() -> None:  # console-script shim

@@ -38,6 +38,10 @@ __all__ = [
 ]
 
 
+#: an index JSON larger than this is not read to sniff it (the safetensors reader's header limit)
+_MAX_INDEX_JSON = 100 * 1024 * 1024
+
+
 def sniff_format(source: Source) -> str:
     """Name the format of a file from its first bytes: gguf, safetensors, safetensors-index, torch-zip,
     torch-legacy, onnx. Raises :class:`UnsupportedFormat` when nothing matches."""
@@ -55,10 +59,10 @@ def sniff_format(source: Source) -> str:
             return "safetensors"
     if name.endswith(".safetensors") and len(head) >= 8:
         return "safetensors"  # a lying header length: let the reader say what is wrong (CorruptFile)
-    if name.endswith(".json") and head.lstrip()[:1] == b"{":
+    if name.endswith(".json") and head.lstrip()[:1] == b"{" and source.size <= _MAX_INDEX_JSON:
         try:
             doc = json.loads(source.read_at(0, source.size, what="index json"))
-        except ValueError:
+        except (ValueError, RecursionError):
             doc = None
         if isinstance(doc, dict) and "weight_map" in doc:
             return "safetensors-index"

@@ -11,6 +11,9 @@ Values that cross module boundaries are frozen dataclasses: :class:`TensorInfo`,
 
 from __future__ import annotations
 
+import struct
+import zipfile
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,12 +21,55 @@ from typing import Any
 
 import numpy as np
 
-from taoke.errors import TensorNotFound
+from taoke.errors import CorruptFile, TensorNotFound
 
 RowSelector = slice | Sequence[int] | np.ndarray | None
 
 #: dtypes that readers turn into float32 (quantised GGUF types are added by the GGUF reader)
 FLOAT_DTYPES = frozenset({"F64", "F32", "F16", "BF16", "F8_E4M3", "F8_E5M2"})
+
+#: most dimensions a tensor may declare (GGUF allows 4, real checkpoints use at most 5)
+MAX_DIMS = 8
+
+#: what :mod:`zipfile` raises on an archive it cannot parse (a bad signature, an unknown version or method, an
+#: inconsistent directory, a member that does not inflate); readers turn these into one CorruptFile line
+ZIP_ERRORS: tuple[type[Exception], ...] = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, ValueError,
+                                           NotImplementedError, struct.error, OverflowError, zlib.error)
+
+
+def numel(shape: Sequence[int]) -> int:
+    """Number of elements of ``shape`` (1 for a scalar).
+
+    >>> numel((3, 4)), numel(())
+    (12, 1)
+    """
+    n = 1
+    for d in shape:
+        n *= int(d)
+    return n
+
+
+def check_shape(shape: Sequence[int], *, limit: int, subject: str, what: str = "tensor") -> tuple[int, ...]:
+    """Validate a declared shape before anything is sized from it.
+
+    At most :data:`MAX_DIMS` dimensions, none negative, none larger than ``limit`` — the size in bytes of the file
+    that holds the tensor. No real tensor has a dimension longer than its file (each index along a dimension of
+    a non-empty tensor takes at least one byte, and an empty tensor's other dimensions are small); a header that
+    declares one lies, and refusing it here keeps every index array or output that a reader sizes from a shape
+    bounded by the file, also for zero-sized tensors (shape ``(10**12, 0)`` holds 0 bytes).
+    """
+    dims = tuple(shape)
+    if len(dims) > MAX_DIMS:
+        raise CorruptFile(f"{what} has {len(dims)} dimensions (at most {MAX_DIMS} are read)", subject=subject)
+    for d in dims:
+        if not isinstance(d, int | np.integer) or isinstance(d, bool) or d < 0:
+            raise CorruptFile(f"{what} has an invalid dimension {d!r} in shape {list(dims)[:8]}", subject=subject)
+        if d > limit:
+            raise CorruptFile(
+                f"{what} declares a dimension of {d}, more than the {limit} bytes of its file could hold",
+                subject=subject, hint="the header lies or belongs to another file",
+            )  # fmt: skip
+    return tuple(int(d) for d in dims)
 
 
 @dataclass(frozen=True)
@@ -38,10 +84,7 @@ class TensorInfo:
 
     @property
     def numel(self) -> int:
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
+        return numel(self.shape)
 
     @property
     def n_rows(self) -> int:
@@ -102,18 +145,24 @@ class ModelCard:
 
 
 class Checkpoint(ABC):
-    """A lazily read checkpoint. Subclasses: safetensors, gguf, torch_bin, onnx, hf_dir."""
+    """A lazily read checkpoint. Subclasses: safetensors, gguf, torch_bin, onnx, hf_dir.
+
+    A reader fills ``_infos`` (name -> :class:`TensorInfo`, in file order) and ``_metadata`` when it opens the
+    file, after validating every declared extent; :meth:`tensor_infos` and :attr:`metadata` serve them.
+    """
 
     #: short format name: "safetensors", "gguf", "torch", "onnx", "hf"
     format: str = "?"
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self._infos: dict[str, TensorInfo] = {}
+        self._metadata: dict[str, Any] = {}
 
     # -- what is in it --------------------------------------------------------------------------------
-    @abstractmethod
     def tensor_infos(self) -> Mapping[str, TensorInfo]:
         """All tensors, by name, in file order."""
+        return self._infos
 
     def __contains__(self, name: str) -> bool:
         return name in self.tensor_infos()
@@ -127,7 +176,7 @@ class Checkpoint(ABC):
     @property
     def metadata(self) -> Mapping[str, Any]:
         """Format-level metadata (safetensors ``__metadata__``, GGUF key/values minus token arrays, ...)."""
-        return {}
+        return self._metadata
 
     def config(self) -> ModelConfig | None:
         """Declared hyper-parameters, if the checkpoint carries them."""

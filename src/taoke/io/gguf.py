@@ -47,7 +47,15 @@ import gguf.quants
 import numpy as np
 
 from taoke.errors import CorruptFile, TensorNotFound, UnsupportedDtype, UnsupportedFormat
-from taoke.io.base import Checkpoint, ModelCard, ModelConfig, RowSelector, TensorInfo, gather_rows
+from taoke.io.base import (
+    Checkpoint,
+    ModelCard,
+    ModelConfig,
+    RowSelector,
+    TensorInfo,
+    check_shape,
+    gather_rows,
+)
 from taoke.io.source import Source
 
 __all__ = ["GGUFCheckpoint", "LAYOUT_FACTS", "SUPPORTED_READ_TYPES"]
@@ -280,7 +288,6 @@ class GGUFCheckpoint(Checkpoint):
         self._src = source
         self._kv: dict[str, Any] = {}
         self._big: dict[str, Any] = {}
-        self._infos: dict[str, TensorInfo] = {}
         self._ggml: dict[str, int] = {}  # tensor -> ggml type id
         self._ne: dict[str, tuple[int, ...]] = {}
         self._start: dict[str, int] = {}  # tensor -> absolute byte offset
@@ -359,6 +366,7 @@ class GGUFCheckpoint(Checkpoint):
         for name, ne, gtype, offset in raw:
             if name in known:
                 raise self._fail(f"duplicate tensor name {name!r}")
+            check_shape(ne, limit=size, subject=self.path, what=f"tensor {name!r}")
             numel = 1
             for d in ne:
                 numel *= d
@@ -411,9 +419,6 @@ class GGUFCheckpoint(Checkpoint):
         self.truncated = end > size or (bool(raw) and self.data_offset > size)
 
     # -- what is in it ----------------------------------------------------------------------------------
-    def tensor_infos(self) -> Mapping[str, TensorInfo]:
-        return self._infos
-
     @property
     def metadata(self) -> Mapping[str, Any]:
         """Key/values (a fresh JSON-able dict); big arrays appear as ``{"array_of": type, "length": n}``."""
@@ -604,7 +609,8 @@ class GGUFCheckpoint(Checkpoint):
             )
         return qt
 
-    def _bytes(self, name: str, start: int, n: int, what: str) -> bytes:
+    def _in_file(self, name: str, start: int, n: int, what: str) -> None:
+        """CorruptFile unless bytes ``start..start+n`` lie in the file: checked before anything is sized from them."""
         if start + n > self._src.size:
             raise CorruptFile(
                 f"tensor {name!r} ({what}) lies at bytes {start}..{start + n}, past the end of the file "
@@ -612,11 +618,16 @@ class GGUFCheckpoint(Checkpoint):
                 subject=self.path,
                 hint="the file is truncated (a partial download or one part of a split file)",
             )
+
+    def _bytes(self, name: str, start: int, n: int, what: str) -> bytes:
+        self._in_file(name, start, n, what)
         return self._src.read_at(start, n, what=f"tensor {name}")
 
     @staticmethod
-    def _dequant(raw: bytes, qt: _QT, n_runs: int) -> np.ndarray:
-        """``n_runs`` equally long runs of ``qt`` data -> float32 array of shape (n_runs, elements per run)."""
+    def _dequant(raw: bytes, qt: _QT, n_runs: int, run_elems: int) -> np.ndarray:
+        """``n_runs`` equally long runs of ``qt`` data -> float32 array of shape (n_runs, run_elems)."""
+        if n_runs == 0 or run_elems == 0:
+            return np.zeros((n_runs, run_elems), dtype=np.float32)
         arr = np.frombuffer(raw, dtype=np.uint8).reshape(n_runs, -1)
         if qt in _PLAIN_FLOATS:
             return arr.view(_PLAIN_FLOATS[qt]).astype(np.float32)
@@ -645,7 +656,7 @@ class GGUFCheckpoint(Checkpoint):
                     return np.empty((0,), dtype=np.float32)
                 ba, bb = a // block, -(-b // block)
                 raw = self._bytes(name, start + ba * tsize, (bb - ba) * tsize, f"elements {a}..{b}")
-                vals = self._dequant(raw, qt, 1).reshape(-1)
+                vals = self._dequant(raw, qt, 1, (bb - ba) * block).reshape(-1)
                 return vals[a - ba * block : b - ba * block]
 
             out = gather_rows(read_elems, rows, n, subject=subject)
@@ -661,13 +672,15 @@ class GGUFCheckpoint(Checkpoint):
         rows_per_piece = max(1, _READ_CHUNK // max(row_bytes, 1))
 
         def read_rows(a: int, b: int) -> np.ndarray:
+            # the rows' bytes must be in the file before an output is sized from the declared shape
+            self._in_file(name, start + a * row_bytes, (b - a) * row_bytes, f"rows {a}..{b}")
             out = np.empty((b - a,) + shape[1:], dtype=np.float32)
             flat = out.reshape((b - a) * runs_per_row, ne0)
             for r in range(a, b, rows_per_piece):
                 r2 = min(b, r + rows_per_piece)
                 raw = self._bytes(name, start + r * row_bytes, (r2 - r) * row_bytes, f"rows {r}..{r2}")
                 flat[(r - a) * runs_per_row : (r2 - a) * runs_per_row] = self._dequant(
-                    raw, qt, (r2 - r) * runs_per_row
+                    raw, qt, (r2 - r) * runs_per_row, ne0
                 )
             return out
 

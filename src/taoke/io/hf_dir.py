@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -59,7 +60,20 @@ def _first(d: Mapping[str, Any], *keys: str) -> Any:
 
 
 def _int(v: Any) -> int | None:
-    return int(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+    """An integer field of a config (JSON floats such as ``1e400``/NaN, strings and booleans give None)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    return int(v) if isinstance(v, int) or math.isfinite(v) else None
+
+
+def _float(v: Any) -> float | None:
+    """A float field of a config (an integer too large for a float gives None, not OverflowError)."""
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    try:
+        return float(v)
+    except OverflowError:
+        return None
 
 
 def config_from_dict(raw: Mapping[str, Any], *, source: str = "config.json") -> ModelConfig:
@@ -112,9 +126,10 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str = "config.json") -> 
         vocab_size=_int(d.get("vocab_size")),
         max_position=_int(_first(d, "max_position_embeddings", "n_positions", "n_ctx", "seq_length")),
         norm_type=norm_type,
-        norm_eps=float(eps) if isinstance(eps, int | float) else None,
-        activation=_first(d, "hidden_act", "hidden_activation", "activation_function"),
-        rope_theta=float(rope) if isinstance(rope, int | float) else None,
+        norm_eps=_float(eps),
+        activation=act if isinstance(act := _first(d, "hidden_act", "hidden_activation", "activation_function"),
+                                     str) else None,
+        rope_theta=_float(rope),
         tie_embeddings=bool(tie) if isinstance(tie, bool) else None,
         num_experts=_int(_first(d, "num_local_experts", "num_experts", "n_routed_experts")),
         source=source,
@@ -128,20 +143,55 @@ def parse_front_matter(text: str) -> tuple[dict[str, Any], str]:
     >>> parse_front_matter("---\\nlicense: mit\\n---\\nHello")
     ({'license': 'mit'}, 'Hello')
     """
-    import yaml
-
     stripped = text.lstrip("\ufeff")
     if not stripped.startswith("---"):
         return {}, text
     lines = stripped.splitlines(keepends=True)
     for i in range(1, len(lines)):
         if lines[i].rstrip() == "---":
-            try:
-                doc = yaml.safe_load("".join(lines[1:i]))
-            except yaml.YAMLError:
-                doc = None
+            doc = _safe_yaml("".join(lines[1:i]))
             return (doc if isinstance(doc, dict) else {}), "".join(lines[i + 1 :]).lstrip("\n")
     return {}, text
+
+
+#: a model card's front matter larger than this is not parsed (real ones are a few KB; PyYAML parses ~1 MB/s)
+MAX_FRONT_MATTER = 512 * 1024
+
+
+def _safe_yaml(text: str) -> Any:
+    """``yaml.safe_load`` of untrusted front matter, or None when it is bad: too large, uses aliases (a "billion
+    laughs" card expands exponentially when its values are turned into strings), or does not parse (PyYAML also
+    raises ValueError/RecursionError for some inputs, e.g. an impossible date or deep nesting)."""
+    import yaml
+
+    if len(text) > MAX_FRONT_MATTER:
+        return None
+    loader = getattr(yaml, "CSafeLoader", None) or _no_alias_loader()  # libyaml: ~7x faster than pure Python
+    try:
+        if loader is not _NO_ALIAS_LOADER[0] and any(
+                isinstance(ev, yaml.AliasEvent) for ev in yaml.parse(text, Loader=loader)):
+            return None
+        return yaml.load(text, Loader=loader)  # noqa: S506 - SafeLoader (C or the subclass below)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError, RecursionError):
+        return None
+
+
+_NO_ALIAS_LOADER: list[Any] = [None]
+
+
+def _no_alias_loader() -> Any:
+    """A pure-Python SafeLoader that refuses aliases (used when PyYAML was built without libyaml)."""
+    import yaml
+
+    if _NO_ALIAS_LOADER[0] is None:
+        class _NoAliases(yaml.SafeLoader):
+            def compose_node(self, parent: Any, index: Any) -> Any:
+                if self.check_event(yaml.AliasEvent):
+                    raise yaml.YAMLError("aliases are not accepted in model-card front matter")
+                return super().compose_node(parent, index)
+
+        _NO_ALIAS_LOADER[0] = _NoAliases
+    return _NO_ALIAS_LOADER[0]
 
 
 def _str_tuple(v: Any) -> tuple[str, ...]:
@@ -160,7 +210,7 @@ def _load_json(path: str) -> Any:
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise CorruptFile("not valid JSON", subject=path) from None
 
 
@@ -198,7 +248,6 @@ class ShardedCheckpoint(Checkpoint):
         super().__init__(path)
         self.format = fmt
         self.parts = parts
-        self._infos: dict[str, TensorInfo] = {}
         self._owner: dict[str, Checkpoint] = {}
         for part in parts:
             for name, info in part.tensor_infos().items():
@@ -207,16 +256,9 @@ class ShardedCheckpoint(Checkpoint):
                                       f"{info.file})", subject=path)
                 self._infos[name] = info
                 self._owner[name] = part
-        self._metadata: dict[str, Any] = {"shards": [p.path for p in parts]}
+        self._metadata = {"shards": [p.path for p in parts]}
         if index_metadata:
             self._metadata["index"] = dict(index_metadata)
-
-    def tensor_infos(self) -> Mapping[str, TensorInfo]:
-        return self._infos
-
-    @property
-    def metadata(self) -> Mapping[str, Any]:
-        return self._metadata
 
     def read(self, name: str, rows: RowSelector = None) -> np.ndarray:
         self.info(name)

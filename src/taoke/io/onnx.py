@@ -32,14 +32,13 @@ from __future__ import annotations
 import os
 import posixpath
 from collections import defaultdict
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from taoke.errors import CorruptFile, UnsupportedDtype, UnsupportedFormat
-from taoke.io.base import Checkpoint, RowSelector, TensorInfo, gather_rows
+from taoke.io.base import Checkpoint, RowSelector, TensorInfo, check_shape, gather_rows, numel
 from taoke.io.safetensors import to_float32
 from taoke.io.source import Source, open_source
 
@@ -97,6 +96,7 @@ class OnnxCheckpoint(Checkpoint):
             raise CorruptFile(f"not a readable ONNX protobuf ({type(e).__name__})", subject=self.path,
                               hint="the file is truncated or not ONNX") from None
         del raw
+        _check_utf8(model, self.path)
         graph = model.graph
         if not graph.node and not graph.initializer:
             raise CorruptFile("ONNX model has an empty graph", subject=self.path,
@@ -120,17 +120,18 @@ class OnnxCheckpoint(Checkpoint):
             if piece.data_type not in (2, 3):
                 continue
             for node in consumers.get(name, []):
-                if node.op_type == "Cast" and len(consumers.get(node.output[0], [])) == 1:
+                if node.op_type == "Cast" and _has_io(node, 1, 1) and len(consumers.get(node.output[0], [])) == 1:
                     mul = consumers[node.output[0]][0]
-                    if mul.op_type == "Mul":
+                    if mul.op_type == "Mul" and _has_io(mul, 2, 1):
                         other = [x for x in mul.input if x != node.output[0]]
                         if len(other) == 1 and other[0] in self._pieces and self._pieces[other[0]].data_type in _FLOATS:
                             self._dequant[mul.output[0]] = _Dequant(name, other[0], None, None)
                             hidden.update({name, other[0]})
-                elif node.op_type == "DequantizeLinear" and node.input[0] == name:
+                elif node.op_type == "DequantizeLinear" and _has_io(node, 2, 1) and node.input[0] == name:
                     scale = node.input[1]
                     zp = node.input[2] if len(node.input) > 2 and node.input[2] else None
-                    if scale in self._pieces and (zp is None or zp in self._pieces):
+                    if (scale in self._pieces and self._pieces[scale].data_type in _FLOATS
+                            and (zp is None or (zp in self._pieces and self._pieces[zp].data_type in (2, 3)))):
                         axis = next((a.i for a in node.attribute if a.name == "axis"), 1)
                         self._dequant[node.output[0]] = _Dequant(name, scale, zp, axis)
                         hidden.update({name, scale} | ({zp} if zp else set()))
@@ -143,14 +144,13 @@ class OnnxCheckpoint(Checkpoint):
                     self._dequant[base] = _Dequant(name, scale, None, None)
                     hidden.update({name, scale})
 
-        self._infos: dict[str, TensorInfo] = {}
         non_weights: dict[str, dict[str, Any]] = {}
         for name, piece in self._pieces.items():
             if name in hidden:
                 continue
             if piece.data_type in _FLOATS:
                 dt, size = _FLOATS[piece.data_type]
-                self._infos[name] = TensorInfo(name, piece.shape, dt, _numel(piece.shape) * size, self._file(piece))
+                self._infos[name] = TensorInfo(name, piece.shape, dt, numel(piece.shape) * size, self._file(piece))
             else:
                 non_weights[name] = {"dtype": _INT_NAMES.get(piece.data_type, str(piece.data_type)),
                                      "shape": list(piece.shape)}
@@ -158,19 +158,20 @@ class OnnxCheckpoint(Checkpoint):
             q = self._pieces[dq.q]
             scale = self._pieces[dq.scale]
             self._check_broadcast(name, dq, q.shape, scale.shape)
-            nbytes = _numel(q.shape) + _numel(scale.shape) * _FLOATS.get(scale.data_type, ("", 4))[1]
+            nbytes = numel(q.shape) + numel(scale.shape) * _FLOATS.get(scale.data_type, ("", 4))[1]
             self._infos[name] = TensorInfo(name, q.shape, "INT8xSCALE", nbytes, self._file(q))
 
         # graph roles
         matmul: dict[str, dict[str, Any]] = {}
         for node in graph.node:
-            if node.op_type not in ("MatMul", "Gemm") or len(node.input) < 2:
+            if node.op_type not in ("MatMul", "Gemm") or not _has_io(node, 2, 0):
                 continue
             b = node.input[1]
             transposed = True
             if node.op_type == "Gemm":
                 transposed = not any(a.name == "transB" and a.i == 1 for a in node.attribute)
-            if b not in self._infos and b in producer and producer[b].op_type == "Transpose":
+            if b not in self._infos and b in producer and producer[b].op_type == "Transpose" and _has_io(
+                    producer[b], 1, 1):
                 t = producer[b]
                 perm = next((list(a.ints) for a in t.attribute if a.name == "perm"), None)
                 if t.input[0] in self._infos and perm in (None, [1, 0]):
@@ -179,7 +180,7 @@ class OnnxCheckpoint(Checkpoint):
                 matmul[b] = {"op": node.op_type, "transposed": transposed}
         cons_types = {name: sorted({n.op_type for n in consumers.get(name, [])})
                       for name in list(self._infos) + list(non_weights)}
-        self._metadata: dict[str, Any] = {
+        self._metadata = {
             "producer": f"{model.producer_name} {model.producer_version}".strip(),
             "ir_version": int(model.ir_version),
             "opsets": {imp.domain or "ai.onnx": int(imp.version) for imp in model.opset_import},
@@ -195,15 +196,14 @@ class OnnxCheckpoint(Checkpoint):
 
     # -- construction helpers -------------------------------------------------------------------------
     def _piece(self, init: Any) -> _Piece:
-        shape = tuple(int(d) for d in init.dims)
-        if any(d < 0 for d in shape):
-            raise CorruptFile(f"initializer {init.name!r} has a negative dimension", subject=self.path)
+        """Where an initializer's bytes are, after checking that its dims and its data agree (before any read)."""
+        what = f"initializer {init.name[:80]!r}"
+        item = _itemsize(init.data_type)
         if init.data_location == 1:  # EXTERNAL
             kv = {e.key: e.value for e in init.external_data}
             loc = kv.get("location", "")
             if not loc or os.path.isabs(loc) or ".." in loc.replace("\\", "/").split("/"):
-                raise CorruptFile(f"initializer {init.name!r} has an invalid external location {loc!r}",
-                                  subject=self.path)
+                raise CorruptFile(f"{what} has an invalid external location {loc[:80]!r}", subject=self.path)
             src = self._ext.get(loc)
             if src is None:
                 if self.path.startswith(("http://", "https://")):
@@ -215,12 +215,29 @@ class OnnxCheckpoint(Checkpoint):
                                           hint="keep the external data files next to the .onnx file")
                 src = open_source(where)
                 self._ext[loc] = src
-            offset = int(kv.get("offset", 0))
-            item = _FLOATS.get(init.data_type, ("", 1))[1]
-            length = int(kv.get("length", _numel(shape) * item))
-            if offset < 0 or offset + length > src.size:
-                raise CorruptFile(f"external data of {init.name!r} lies past the end of {loc}", subject=self.path)
+            shape = check_shape(init.dims, limit=src.size, subject=self.path, what=what)
+            want = numel(shape) * item if item else None
+            try:
+                offset = int(kv.get("offset", "0"))
+                length = int(kv.get("length", str(want if want is not None else 0)))
+            except ValueError:
+                raise CorruptFile(f"{what} has a non-integer external offset or length", subject=self.path) from None
+            if offset < 0 or length < 0 or offset + length > src.size:
+                raise CorruptFile(f"external data of {what} lies past the end of {loc}", subject=self.path)
+            if want is not None and length != want:
+                raise CorruptFile(f"external data of {what} is {length} bytes, its dims {list(shape)} need {want}",
+                                  subject=self.path)  # fmt: skip
             return _Piece(init.name, init.data_type, shape, None, src, offset, length)
+        shape = check_shape(init.dims, limit=self._src.size, subject=self.path, what=what)
+        n = numel(shape)
+        if init.HasField("raw_data"):
+            if item and len(init.raw_data) != n * item:
+                raise CorruptFile(f"{what} holds {len(init.raw_data)} bytes, its dims {list(shape)} need {n * item}",
+                                  subject=self.path)  # fmt: skip
+        elif init.data_type in _TYPED_FIELD:
+            got = len(getattr(init, _TYPED_FIELD[init.data_type]))
+            if got != n:
+                raise CorruptFile(f"{what} holds {got} values, its dims {list(shape)} need {n}", subject=self.path)
         return _Piece(init.name, init.data_type, shape, init)
 
     def _file(self, piece: _Piece) -> str:
@@ -228,9 +245,15 @@ class OnnxCheckpoint(Checkpoint):
 
     def _check_broadcast(self, name: str, dq: _Dequant, qshape: tuple[int, ...], sshape: tuple[int, ...]) -> None:
         if dq.axis is not None:
-            if _numel(sshape) not in (1, qshape[dq.axis] if qshape else 1):
-                raise CorruptFile(f"scale of {name!r} {list(sshape)} does not fit axis {dq.axis} of {list(qshape)}",
-                                  subject=self.path)
+            q = qshape if qshape else (1,)
+            if not -len(q) <= dq.axis < len(q):
+                raise CorruptFile(f"DequantizeLinear axis {dq.axis} of {name!r} is outside its {len(q)} dimensions",
+                                  subject=self.path)  # fmt: skip
+            for what, shp in (("scale", sshape), ("zero point", self._pieces[dq.zero_point].shape if dq.zero_point
+                                                   else sshape)):  # fmt: skip
+                if numel(shp) not in (1, q[dq.axis]):
+                    raise CorruptFile(f"{what} of {name!r} {list(shp)} does not fit axis {dq.axis} of {list(q)}",
+                                      subject=self.path)  # fmt: skip
             return
         try:
             np.broadcast_shapes(qshape, sshape)
@@ -243,15 +266,15 @@ class OnnxCheckpoint(Checkpoint):
         """Bytes of rows a..b of a (raw-stored) initializer, and the shape they form."""
         shape = piece.shape if piece.shape else (1,)
         inner = shape[1:]
-        item = _FLOATS[piece.data_type][1] if piece.data_type in _FLOATS else _int_itemsize(piece.data_type)
-        row_bytes = _numel(inner) * item
+        item = _itemsize(piece.data_type) or 1
+        row_bytes = numel(inner) * item
         if piece.ext_source is not None:
             return piece.ext_source.read_at(piece.ext_offset + a * row_bytes, (b - a) * row_bytes,
                                             what=piece.name), (b - a, *inner)
         raw = piece.proto.raw_data
-        if len(raw) != _numel(shape) * item:
+        if len(raw) != numel(shape) * item:
             raise CorruptFile(f"initializer {piece.name!r} holds {len(raw)} bytes, expected "
-                              f"{_numel(shape) * item}", subject=self.path)
+                              f"{numel(shape) * item}", subject=self.path)
         return memoryview(raw)[a * row_bytes : b * row_bytes], (b - a, *inner)
 
     def _rows_array(self, piece: _Piece, a: int, b: int) -> np.ndarray:
@@ -279,13 +302,6 @@ class OnnxCheckpoint(Checkpoint):
             arr = self._rows_array(piece, 0, n).reshape(piece.shape)
             self._scale_cache[name] = arr
         return arr
-
-    def tensor_infos(self) -> Mapping[str, TensorInfo]:
-        return self._infos
-
-    @property
-    def metadata(self) -> Mapping[str, Any]:
-        return self._metadata
 
     def read(self, name: str, rows: RowSelector = None) -> np.ndarray:
         info = self.info(name)
@@ -344,12 +360,36 @@ def _apply(codes: np.ndarray, scale: np.ndarray, zp: np.ndarray | None, axis: in
     return (codes * s).astype(np.float32, copy=False)
 
 
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
+def _check_utf8(model: Any, path: str) -> None:
+    """ONNX strings are UTF-8; protobuf hands an invalid one over as ``bytes``, which no name lookup expects."""
+    g = model.graph
+    strings: list[Any] = [model.producer_name, model.producer_version, g.name]
+    strings += [p.key for p in model.metadata_props] + [p.value for p in model.metadata_props]
+    strings += [imp.domain for imp in model.opset_import]
+    for init in g.initializer:
+        strings.append(init.name)
+        strings += [e.key for e in init.external_data] + [e.value for e in init.external_data]
+    for node in g.node:
+        strings += [node.op_type, *node.input, *node.output, *(a.name for a in node.attribute)]
+    if any(not isinstance(x, str) for x in strings):
+        raise CorruptFile("ONNX model holds a name that is not valid UTF-8", subject=path,
+                          hint="the file is corrupt or not ONNX")
 
 
-def _int_itemsize(data_type: int) -> int:
-    return {2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 12: 4, 13: 8}.get(data_type, 1)
+def _has_io(node: Any, n_in: int, n_out: int) -> bool:
+    """A node with at least ``n_in`` inputs and ``n_out`` outputs, the first ones named (what the patterns use)."""
+    return (len(node.input) >= n_in and all(node.input[:n_in])
+            and len(node.output) >= n_out and all(node.output[:n_out]))
+
+
+#: bytes per element of the ONNX TensorProto data types with a fixed size (floats and integers)
+_ITEMSIZE = {1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16, 16: 2, 17: 1,
+             18: 1, 19: 1, 20: 1}
+#: the typed repeated field holding an initializer's values when it has no raw_data (onnx.proto: TensorProto)
+_TYPED_FIELD = {1: "float_data", 11: "double_data", 7: "int64_data", 12: "uint64_data", 13: "uint64_data",
+                **dict.fromkeys((2, 3, 4, 5, 6, 9, 10, 16, 17, 18, 19, 20), "int32_data")}
+
+
+def _itemsize(data_type: int) -> int:
+    return _ITEMSIZE.get(data_type, 0)
+

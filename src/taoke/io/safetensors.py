@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from taoke.errors import CorruptFile, UnsupportedDtype
-from taoke.io.base import Checkpoint, RowSelector, TensorInfo, gather_rows
+from taoke.io.base import Checkpoint, RowSelector, TensorInfo, check_shape, gather_rows, numel
 from taoke.io.source import Source, open_source
 
 __all__ = ["SafetensorsCheckpoint", "open_sharded", "to_float32", "DTYPE_BITS", "FLOAT_DTYPES"]
@@ -145,7 +145,7 @@ def _parse_header(source: Source) -> tuple[dict[str, TensorInfo], dict[str, tupl
     raw = source.read_at(8, n, what="header")
     try:
         doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise CorruptFile(f"header is not valid JSON ({type(e).__name__})", subject=name) from None
     if not isinstance(doc, dict):
         raise CorruptFile("header is not a JSON object", subject=name)
@@ -159,26 +159,23 @@ def _parse_header(source: Source) -> tuple[dict[str, TensorInfo], dict[str, tupl
     spans: dict[str, tuple[int, int]] = {}
     for tname, entry in doc.items():
         subj = f"{name}:{tname}"
-        try:
-            dtype = entry["dtype"]
-            shape = tuple(int(d) for d in entry["shape"])
-            begin, end = (int(x) for x in entry["data_offsets"])
-        except (KeyError, TypeError, ValueError):
-            raise CorruptFile("header entry lacks dtype/shape/data_offsets", subject=subj) from None
+        dtype, shape_raw, offsets = (entry.get(k) for k in ("dtype", "shape", "data_offsets")) if isinstance(
+            entry, dict) else (None, None, None)
+        if not isinstance(dtype, str) or not isinstance(shape_raw, list) or not isinstance(offsets, list):
+            raise CorruptFile("header entry lacks dtype/shape/data_offsets", subject=subj)
         if dtype not in DTYPE_BITS:
-            raise UnsupportedDtype(f"unknown dtype {dtype!r}", subject=subj,
+            raise UnsupportedDtype(f"unknown dtype {dtype[:40]!r}", subject=subj,
                                    hint="not in the safetensors specification; a newer writer or a corrupt file")
-        if any(d < 0 for d in shape):
-            raise CorruptFile(f"negative dimension in shape {list(shape)}", subject=subj)
+        shape = check_shape(shape_raw, limit=source.size, subject=subj)
+        if len(offsets) != 2 or not all(isinstance(x, int) and not isinstance(x, bool) for x in offsets):
+            raise CorruptFile(f"data_offsets must be two integers, got {str(offsets)[:60]}", subject=subj)
+        begin, end = offsets
         if begin < 0 or end < begin:
             raise CorruptFile(f"negative or reversed span data_offsets=[{begin}, {end}]", subject=subj)
         if end > data_len:
             raise CorruptFile(f"data_offsets end {end} is past the end of the data ({data_len} bytes)",
                               subject=subj, hint="the file is truncated; re-download it")
-        numel = 1
-        for d in shape:
-            numel *= d
-        want = (numel * DTYPE_BITS[dtype] + 7) // 8
+        want = (numel(shape) * DTYPE_BITS[dtype] + 7) // 8
         if end - begin != want:
             raise CorruptFile(f"span of {end - begin} bytes does not match shape {list(shape)} × {dtype} "
                               f"({want} bytes)", subject=subj)
@@ -210,9 +207,7 @@ class SafetensorsCheckpoint(Checkpoint):
         super().__init__(path or sources[0].name)
         self._sources = list(sources)
         self._extra = list(extra_sources or [])
-        self._infos: dict[str, TensorInfo] = {}
         self._where: dict[str, tuple[Source, int]] = {}
-        self._metadata: dict[str, Any] = {}
         for src in self._sources:
             infos, spans, meta, _ = _parse_header(src)
             for tname, info in infos.items():
@@ -232,13 +227,6 @@ class SafetensorsCheckpoint(Checkpoint):
     def sources(self) -> list[Source]:
         return list(self._sources)
 
-    def tensor_infos(self) -> Mapping[str, TensorInfo]:
-        return self._infos
-
-    @property
-    def metadata(self) -> Mapping[str, Any]:
-        return self._metadata
-
     def read(self, name: str, rows: RowSelector = None) -> np.ndarray:
         info = self.info(name)
         src, start = self._where[name]
@@ -253,10 +241,7 @@ class SafetensorsCheckpoint(Checkpoint):
         else:
             shape1 = info.shape
         inner = shape1[1:]
-        row_elems = 1
-        for d in inner:
-            row_elems *= d
-        row_bytes = row_elems * bits // 8
+        row_bytes = numel(inner) * bits // 8
 
         def read_run(a: int, b: int) -> np.ndarray:
             raw = src.read_at(start + a * row_bytes, (b - a) * row_bytes, what=name)
@@ -290,7 +275,7 @@ def open_sharded(index_source: Source) -> SafetensorsCheckpoint:
         raise CorruptFile(f"index of {index_source.size} bytes is too large for an index", subject=name)
     try:
         doc = json.loads(index_source.read_at(0, index_source.size, what="index"))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise CorruptFile("index is not valid JSON", subject=name) from None
     if not isinstance(doc, dict) or not isinstance(doc.get("weight_map"), dict):
         raise CorruptFile("index has no weight_map object", subject=name,

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from taoke.errors import CorruptFile, UnsafePickle, UnsupportedFormat
-from taoke.io.base import Checkpoint, RowSelector, TensorInfo, gather_rows
+from taoke.io.base import ZIP_ERRORS, Checkpoint, RowSelector, TensorInfo, check_shape, gather_rows, numel
 from taoke.io.safetensors import FLOAT_DTYPES, to_float32
 from taoke.io.source import BytesSource, Source, SubSource
 
@@ -48,6 +48,7 @@ __all__ = ["TorchCheckpoint", "SafeUnpickler", "TensorRecord", "StorageRef"]
 
 _MAX_PICKLE = 256 * 1024 * 1024
 _MAX_INFLATE = 512 * 1024 * 1024
+_MAX_DEFLATE_RATIO = 1032  # deflate's largest expansion (258-byte matches from 2-bit codes)
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 #: bytes per element of each dtype name a torch checkpoint can carry
@@ -277,6 +278,55 @@ class _SourceFile(io.RawIOBase):
         return bytes(out)
 
 
+class _Tee:
+    """A read-only stream over a :class:`_SourceFile` that keeps a copy of what was read (``seen``)."""
+
+    def __init__(self, f: _SourceFile, subject: str) -> None:
+        self._f = f
+        self._subject = subject
+        self.seen = bytearray()
+
+    def _keep(self, b: bytes) -> bytes:
+        self.seen += b
+        if len(self.seen) > _MAX_PICKLE:
+            raise CorruptFile(f"pickle larger than {_MAX_PICKLE} bytes", subject=self._subject)
+        return b
+
+    def read(self, n: int = -1) -> bytes:
+        return self._keep(self._f.read(min(n, _MAX_PICKLE + 1) if n is not None and n >= 0 else _MAX_PICKLE + 1))
+
+    def readline(self, limit: int | None = -1) -> bytes:
+        # text opcodes (GLOBAL's module and name, protocol-0 values) are short lines: one without a newline in
+        # 64 KB is refused by the walk instead of being read byte by byte to the end of a large file
+        return self._keep(self._f.readline(1 << 16 if limit is None or limit < 0 else min(limit, 1 << 16)))
+
+
+#: pickle opcodes that store into the memo at an index of the pickle's choosing
+_MEMO_PUTS = frozenset({"PUT", "BINPUT", "LONG_BINPUT"})
+
+
+def _walk_pickle(f: Any, subject: str) -> None:
+    """Walk one pickle's opcodes (:func:`pickletools.genops`, which reads but builds nothing) before unpickling it.
+
+    CPython's unpickler allocates what an opcode declares before it reads: a ``BINBYTES8`` of 10 GB allocates 10 GB
+    and then finds 2 KB, a ``LONG_BINPUT`` at memo index 2**31 grows the memo to 2**32 slots (32 GB). The walk
+    checks every declared length against the bytes that follow (genops reads them, ``ValueError`` when short) and
+    every memo index against the number of opcodes so far (real pickles number them 0, 1, 2, ...), so the
+    unpickler's allocations stay below a few times the pickle's size.
+    """
+    import pickletools
+
+    try:
+        for k, (op, arg, _pos) in enumerate(pickletools.genops(f)):
+            if op.name in _MEMO_PUTS and isinstance(arg, int) and arg > k:
+                raise CorruptFile(f"pickle stores at memo index {arg} after {k} opcodes", subject=subject,
+                                  hint="not written by torch.save; a crafted pickle")  # fmt: skip
+    except CorruptFile:
+        raise
+    except (ValueError, EOFError, OverflowError, struct.error, UnicodeError) as e:
+        raise CorruptFile(f"malformed pickle ({type(e).__name__}: {str(e)[:80]})", subject=subject) from None
+
+
 def _flatten(obj: Any, prefix: str, out: dict[str, TensorRecord], counts: dict[str, int]) -> None:
     if isinstance(obj, TensorRecord):
         out[prefix or "tensor"] = obj
@@ -300,7 +350,6 @@ class TorchCheckpoint(Checkpoint):
         self._src = source
         self._storage_src: dict[str, Source] = {}
         self._storage_base: dict[str, int] = {}  # legacy: byte offset of each storage's data in the file
-        self._metadata: dict[str, Any] = {}
         self._little = True
         head = source.read_at(0, min(4, source.size), what="magic bytes")
         if head[:4] == b"PK\x03\x04":
@@ -316,22 +365,19 @@ class TorchCheckpoint(Checkpoint):
         if not records:
             raise UnsupportedFormat("the checkpoint holds no tensors", subject=self.path)
         self._records = records
-        self._infos: dict[str, TensorInfo] = {}
         for name, rec in records.items():
             self._check_extent(name, rec)
-            numel = 1
-            for d in rec.shape:
-                numel *= d
-            self._infos[name] = TensorInfo(name, rec.shape, rec.dtype, numel * ITEMSIZE.get(rec.dtype, 1),
+            self._infos[name] = TensorInfo(name, rec.shape, rec.dtype, numel(rec.shape) * ITEMSIZE[rec.dtype],
                                            self.path)
 
     # -- containers -----------------------------------------------------------------------------------
     def _load_zip(self) -> Any:
         try:
             zf = zipfile.ZipFile(_SourceFile(self._src))
-        except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
-            raise CorruptFile(f"not a readable zip archive ({str(e)[:80]})", subject=self.path) from None
-        members = {i.filename: i for i in zf.infolist()}
+            members = {i.filename: i for i in zf.infolist()}
+        except ZIP_ERRORS as e:
+            raise CorruptFile(f"not a readable zip archive ({type(e).__name__}: {str(e)[:80]})",
+                              subject=self.path) from None
         pkls = sorted((n for n in members if n.endswith("data.pkl") and n.count("/") <= 1), key=len)
         if not pkls:
             raise UnsupportedFormat("zip archive has no data.pkl: not a PyTorch checkpoint", subject=self.path,
@@ -372,6 +418,10 @@ class TorchCheckpoint(Checkpoint):
             if info.file_size != info.compress_size:
                 raise CorruptFile(f"stored member {info.filename} has inconsistent sizes", subject=self.path)
             return SubSource(self._src, start, info.file_size, f"{self.path}!{info.filename}")
+        if info.compress_type == zipfile.ZIP_DEFLATED and info.file_size > _MAX_DEFLATE_RATIO * max(
+                info.compress_size, 1):
+            raise CorruptFile(f"member {info.filename} claims to inflate {info.compress_size} bytes to "
+                              f"{info.file_size} (deflate expands at most {_MAX_DEFLATE_RATIO}x)", subject=self.path)
         if info.compress_type == zipfile.ZIP_DEFLATED and info.file_size <= _MAX_INFLATE:
             raw = self._src.read_at(start, info.compress_size, what=info.filename)
             d = zlib.decompressobj(-15)
@@ -387,11 +437,21 @@ class TorchCheckpoint(Checkpoint):
                                 "uncompressed) or as safetensors")
 
     def _unpickle(self, data: bytes | _SourceFile, load_storage: Callable[[tuple[Any, ...]], StorageRef]) -> Any:
-        f = io.BytesIO(data) if isinstance(data, bytes) else data
+        """The next pickle of ``data`` (bytes, or a stream at its position), walked first by :func:`_walk_pickle`
+        and then loaded from exactly the bytes the walk saw."""
+        if isinstance(data, bytes):
+            _walk_pickle(io.BytesIO(data), self.path)
+            f = io.BytesIO(data)
+        else:
+            tee = _Tee(data, self.path)
+            _walk_pickle(tee, self.path)
+            f = io.BytesIO(tee.seen)
         try:
             return SafeUnpickler(f, subject=self.path, storage_key=load_storage).load()
-        except (UnsafePickle, CorruptFile, UnsupportedFormat):
-            raise
+        except (UnsafePickle, CorruptFile, UnsupportedFormat) as e:
+            if e.subject:
+                raise
+            raise type(e)(e.message, subject=self.path, hint=e.hint) from None
         except RecursionError:
             raise CorruptFile("pickle nests too deeply", subject=self.path) from None
         except Exception as e:  # malformed pickle streams raise many types
@@ -453,23 +513,23 @@ class TorchCheckpoint(Checkpoint):
         item = ITEMSIZE.get(rec.dtype)
         if item is None:
             raise CorruptFile(f"tensor {name!r} has unknown dtype {rec.dtype}", subject=self.path)
-        numel = 1
-        for d in rec.shape:
-            numel *= d
-        if numel == 0:
+        check_shape(rec.shape, limit=self._src.size, subject=self.path, what=f"tensor {name!r}")
+        n = numel(rec.shape)
+        if n == 0:
             return
+        if rec.storage.elem_offset < 0:
+            raise CorruptFile(f"tensor {name!r} is a view at a negative storage offset", subject=self.path)
         last = rec.storage.elem_offset * ITEMSIZE.get(rec.storage.dtype, 1) // item + rec.offset + sum(
             (d - 1) * s for d, s in zip(rec.shape, rec.stride, strict=True))
         if (last + 1) * item > src.size:
             raise CorruptFile(f"tensor {name!r} runs past the end of its storage ({src.size} bytes)",
                               subject=self.path, hint="the file is truncated or its pickle lies")
-
-    def tensor_infos(self) -> Mapping[str, TensorInfo]:
-        return self._infos
-
-    @property
-    def metadata(self) -> Mapping[str, Any]:
-        return self._metadata
+        if n * item > src.size:
+            raise UnsupportedFormat(
+                f"tensor {name!r} has {n} elements but its storage holds {src.size // item}: a view whose elements "
+                "overlap (stride 0 or overlapping strides), which taoke does not expand", subject=self.path,
+                hint="save the tensor with .contiguous() or as safetensors",
+            )  # fmt: skip
 
     def read(self, name: str, rows: RowSelector = None) -> np.ndarray:
         info = self.info(name)
@@ -483,9 +543,7 @@ class TorchCheckpoint(Checkpoint):
         shape = rec.shape if rec.shape else (1,)
         stride = rec.stride if rec.shape else (1,)
         inner, inner_stride = shape[1:], stride[1:]
-        row_elems = 1
-        for d in inner:
-            row_elems *= d
+        row_elems = numel(inner)
         contiguous_inner = tuple(inner_stride) == tuple(_c_strides(inner)) or row_elems <= 1
 
         def decode(elem_start: int, n_elems: int) -> np.ndarray:

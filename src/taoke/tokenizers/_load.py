@@ -41,6 +41,7 @@ from taoke.tokenizers._vocab import (
     bytelevel_to_bytes,
     is_spm_byte_piece,
     spm_to_bytes,
+    utf8,
     wordpiece_to_bytes,
 )
 
@@ -300,7 +301,7 @@ def load_hf_json(path: str, *, doc: Mapping[str, Any] | None = None, name: str |
     for a in added:
         i, text = int(a["id"]), str(a["content"])
         ty = TokenType.CONTROL if a.get("special") else TokenType.USER_DEFINED
-        tokens[i] = spm_to_bytes(text) if spm_like else text.encode("utf-8")
+        tokens[i] = spm_to_bytes(text) if spm_like else utf8(text)
         types[i] = ty
         specials.append(SpecialToken(i, text, ty))
     merges = _hf_merges(model.get("merges") or [], conv, memo)
@@ -465,7 +466,7 @@ def load_tekken(path: str, *, doc: Mapping[str, Any] | None = None, name: str | 
                 if isinstance(s, dict) and "rank" in s}
     for i in range(min(n_special, len(tokens))):
         text = declared.get(i, f"<SPECIAL_{i}>")
-        tokens[i] = text.encode("utf-8")
+        tokens[i] = utf8(text)
         types[i] = TokenType.CONTROL
         specials.append(SpecialToken(i, text, TokenType.CONTROL))
     meta = {"num_vocab_tokens": cfg.get("num_vocab_tokens"), "default_vocab_size": limit,
@@ -496,7 +497,7 @@ def load_claude_json(path: str, *, doc: Mapping[str, Any] | None = None, name: s
         while i >= len(tokens):
             tokens.append(None)
             types.append(TokenType.UNUSED)
-        tokens[i] = str(text).encode("utf-8")
+        tokens[i] = utf8(str(text))
         types[i] = TokenType.CONTROL
         specials.append(SpecialToken(i, str(text), TokenType.CONTROL))
     return _vocab_from_arrays(tokens, types, kind="tiktoken", merges=(), specials=specials, chat_template=None,
@@ -590,7 +591,7 @@ def from_gguf_fields(fields: Mapping[str, Any], *, path: str, name: str | None =
             b = memo[t] = conv(t)
             tokens.append(b)
         else:
-            tokens.append(spm_to_bytes(t) if spm_like else t.encode("utf-8"))
+            tokens.append(spm_to_bytes(t) if spm_like else utf8(t))
             specials.append(SpecialToken(i, t, ty))
         types.append(ty)
     merges = _hf_merges(list(fields.get("merges") or []), conv, memo)

@@ -67,6 +67,23 @@ BYTE_ENCODER: Mapping[int, str] = _bytes_to_unicode()
 BYTE_DECODER: Mapping[str, int] = {c: b for b, c in BYTE_ENCODER.items()}
 
 
+def utf8(text: str) -> bytes:
+    """UTF-8 bytes of a token's text, never an error: lone surrogates — a GGUF string decoded with
+    ``surrogateescape`` (an invalid UTF-8 byte kept as U+DC80..U+DCFF), a JSON ``"\\udXXX"`` escape — become the
+    byte they stand for (``surrogateescape``) or, outside that range, their 3-byte encoding (``surrogatepass``).
+
+    >>> utf8("a\\udce8"), utf8("\\ud800")
+    (b'a\\xe8', b'\\xed\\xa0\\x80')
+    """
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "surrogatepass")
+
+
 def bytelevel_to_bytes(token: str) -> bytes:
     """Undo the GPT-2 byte↔unicode mapping; characters outside the table are UTF-8 encoded.
 
@@ -83,7 +100,7 @@ def bytelevel_to_bytes(token: str) -> bytes:
         for c in token:
             b = dec.get(c)
             if b is None:
-                out += c.encode("utf-8")
+                out += utf8(c)
             else:
                 out.append(b)
         return bytes(out)
@@ -100,7 +117,7 @@ def spm_to_bytes(token: str) -> bytes:
             return bytes([int(token[3:5], 16)])
         except ValueError:
             pass
-    return token.replace("\u2581", " ").encode("utf-8")
+    return utf8(token.replace("\u2581", " "))
 
 
 def is_spm_byte_piece(token: str) -> bool:
@@ -121,10 +138,10 @@ def wordpiece_to_bytes(token: str) -> bytes:
     (b' the', b'ing', b'[CLS]')
     """
     if token.startswith("[") and token.endswith("]"):
-        return token.encode("utf-8")
+        return utf8(token)
     if token.startswith("##"):
-        return token[2:].encode("utf-8")
-    return b" " + token.encode("utf-8")
+        return utf8(token[2:])
+    return b" " + utf8(token)
 
 
 def token_hash64(token: bytes) -> int:
