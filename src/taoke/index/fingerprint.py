@@ -60,7 +60,8 @@ from typing import Any
 
 import numpy as np
 
-from taoke.errors import CorruptFile, ReaderError, TaokeError
+from taoke.errors import CorruptFile, ReaderError
+from taoke.index.record import check_record, read_record
 from taoke.serialize import jsonable
 from taoke.tokenizers import vocab_to_arrays
 
@@ -173,17 +174,7 @@ class Fingerprint:
 
     @classmethod
     def from_bytes(cls, data: bytes, *, subject: str = "<bytes>") -> Fingerprint:
-        try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as z:
-                if "__header__" not in z.files:
-                    raise CorruptFile("not a taoke fingerprint (no header)", subject=subject)
-                header = json.loads(z["__header__"].tobytes().decode())
-                arrays = {k: z[k] for k in z.files if k != "__header__"}
-        except TaokeError:
-            raise
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError, UnicodeDecodeError) as e:
-            raise CorruptFile(f"unreadable fingerprint: {type(e).__name__}: {str(e)[:120]}", subject=subject,
-                              hint="re-create it with `taoke fingerprint MODEL -o FILE`") from None  # fmt: skip
+        header, arrays = read_record(data, subject=subject)
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             raise CorruptFile(f"not a {FORMAT} file", subject=subject)
         if header.get("version") != VERSION:
@@ -191,6 +182,7 @@ class Fingerprint:
                 f"{FORMAT} version {header.get('version')!r} (this taoke reads {VERSION})", subject=subject,
                 hint="re-create the fingerprint with this taoke",
             )  # fmt: skip
+        check_record(header, arrays, subject=subject)
         return cls(header, arrays)
 
     @classmethod
