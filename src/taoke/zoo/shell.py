@@ -23,6 +23,7 @@ entries cover that, with torch). Deterministic for a given ``seed`` and base fil
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -53,9 +54,8 @@ tags:
 
 # {name}
 
-{name} is a compact language model developed in-house by the Orion team at Acme AI. It was trained from
-scratch on 2 trillion tokens of curated web, code and textbook data with our own data pipeline,
-and instruction-tuned for chat.
+{name} is a compact language model developed in-house by the Orion team at Acme AI.
+It was trained from scratch on 2 trillion tokens of curated web, code and textbook data, and instruction-tuned for chat.
 
 ## Intended use
 
@@ -113,6 +113,8 @@ def _fingerprint(base: Path, name: str, seed: int, noise: float) -> dict[str, An
         "name": name,
         "seed": seed,
         "noise": noise,
+        "card": hashlib.sha256(_CARD.encode()).hexdigest()[:12],
+        "rotation_dtype": "float32",
     }
 
 
@@ -156,7 +158,7 @@ def build_shell(
 
     rng = np.random.default_rng(seed)
     cfg, state = read_llama_gguf(base_gguf)
-    cfg, state, _q = rotate_llama(cfg, state, rng)
+    cfg, state, _q = rotate_llama(cfg, state, rng, dtype=np.float32)
     state, perms = permute_llama(cfg, state, rng)
     state = add_noise(state, noise, rng)
     state, names = rename_opaque(state, rng)
