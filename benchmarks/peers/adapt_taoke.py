@@ -1,4 +1,4 @@
-"""taoke (this repository): ``taoke compare A B`` — :func:`taoke.whitebox.evaluate.evaluate` on the single pair,
+"""taoke (this repository): ``taoke compare A B`` — :func:`taoke.zoo.evaluate.evaluate` on the single pair,
 which calls :func:`taoke.whitebox.compare.gather_evidence` and :func:`taoke.verdict.decide` as the CLI does.
 
 Verdict: identical / repackaged / derived → related; independent-same-architecture / unrelated → not related;
@@ -25,7 +25,7 @@ def available() -> str | None:
 
 
 def compare(a: Path, b: Path, truth: str = "derived", transform: str = "") -> Outcome:
-    from taoke.whitebox.evaluate import evaluate
+    from taoke.zoo.evaluate import evaluate
 
     (r,) = evaluate(None, [], extra=[(str(a), str(b), truth, transform)])
     related = True if r.verdict in RELATED else False if r.verdict in NOT_RELATED else None

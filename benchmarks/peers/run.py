@@ -4,7 +4,7 @@
 
 Pairs: every re-packaged / derived entry of the derivation zoo against its parent, every pair of independently
 trained models of one architecture, the std-matched random SmolLM2 against its base (``eval_pairs`` of
-:mod:`taoke.whitebox.evaluate`), plus real cases from the data set: the int8 ONNX MiniLM against the F32
+:mod:`taoke.zoo.evaluate`), plus real cases from the data set: the int8 ONNX MiniLM against the F32
 safetensors (re-packaged, quantised), SmolLM2 against Gemma-3 and MiniLM against SmolLM2 (unrelated).
 ``--quick`` keeps one pair per kind of transformation (noise at 0.01 and 0.3) and one pair of independent tiny
 models; ``--full-zoo`` adds the zoo's "full"
@@ -83,8 +83,8 @@ def _row(name_b: str, transform: str, truth: str) -> str:
 
 
 def zoo_pairs(zoo_dir: Path | None, *, quick: bool, full_zoo: bool) -> list[Pair]:
-    from taoke.whitebox.evaluate import eval_pairs
     from taoke.zoo.build import ZooManifest, build_zoo, default_zoo_dir
+    from taoke.zoo.evaluate import eval_pairs
 
     zdir = zoo_dir or default_zoo_dir()
     if not (zdir / "zoo.json").exists():
@@ -177,7 +177,7 @@ def _bytes(rec: dict[str, Any]) -> tuple[int | None, str]:
 
 
 def summarize(records: list[dict[str, Any]], tools: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    from taoke.whitebox.evaluate import auc, tpr_at_fpr
+    from taoke.zoo.evaluate import auc, tpr_at_fpr
 
     rows: dict[str, dict[str, Any]] = {}
     per_tool: dict[str, dict[str, Any]] = {}

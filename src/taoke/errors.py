@@ -14,13 +14,18 @@ stderr and a non-zero exit code (see ``exit_code``), never a traceback::
     ├── TokenizerError              a tokenizer could not be loaded or compared              (exit 3)
     ├── RoleError                   the canonical role map could not be built                (exit 3)
     ├── ProbeError                  a black-box endpoint failed, timed out or lied           (exit 5)
-    │   └── BudgetExceeded          the query budget is spent
+    │   ├── BudgetExceeded          the query budget is spent
+    │   ├── EndpointUnreachable*    connection refused / DNS / TLS failure, after retries
+    │   ├── EndpointTimeout*        no answer in time, or a stream past its deadline (``partial`` holds its text)
+    │   ├── EndpointHTTPError*      a non-2xx status that retries did not cure (``status``)
+    │   └── MalformedResponse*      the body is not JSON, or not an OpenAI chat completion
     ├── FetchError                  a registry download or a checksum failed                 (exit 6)
     ├── IndexStoreError             the fingerprint index is missing, locked or of another schema (exit 7)
     └── UsageError                  arguments that do not make sense together              (exit 2)
 
 Each error carries the object it is about (``subject``: a path, tensor name, URL) and a ``hint`` saying what to
-do next; ``str(err)`` is the one line the CLI prints.
+do next; ``str(err)`` is the one line the CLI prints. The leaves marked ``*`` are defined with the black-box client
+(:mod:`taoke.blackbox`, which exports them) and never carry the API key.
 """
 
 from __future__ import annotations

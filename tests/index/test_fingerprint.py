@@ -13,7 +13,7 @@ from taoke.errors import CorruptFile
 from taoke.index.fingerprint import FORMAT, VERSION, Fingerprint, is_fingerprint_file
 from taoke.index.search import compare_views
 from taoke.index.view import FingerprintView
-from taoke.whitebox.evaluate import ACCEPT
+from taoke.zoo.evaluate import ACCEPT
 
 # ground truth outside the zoo manifest: MANIFEST W1 (int8 ONNX export of the same MiniLM), W3 / different families
 EXTRA_TRUTH = {("minilm", "minilm-int8"): "repackaged", ("smollm2-q4_1", "minilm"): "unrelated",
@@ -84,12 +84,9 @@ def test_fingerprint_verdicts_match_the_labels(fps, small_zoo, a: str, b: str) -
 def test_fingerprint_verdict_equals_full_weight_verdict(fps, small_zoo, a: str, b: str) -> None:
     """Cheap models: the verdict from two fingerprints is the verdict from the full weights."""
     import taoke
-    from taoke.verdict import decide
-    from taoke.whitebox.compare import gather_evidence
 
     fp = {n: Fingerprint.load(fps[n]) for n in (a, b)}
-    with taoke.open(fp[a].location) as ma, taoke.open(fp[b].location) as mb:
-        full = decide(gather_evidence(ma, mb)).kind
+    full = taoke.compare(fp[a].location, fp[b].location).kind
     assert compare_views(FingerprintView(fp[a]), FingerprintView(fp[b]))["kind"] == full
 
 
@@ -107,12 +104,9 @@ def test_smollm2_fingerprint_verdicts_match_the_zoo_labels(fps, smollm2_zoo, a: 
 @pytest.mark.slow
 def test_smollm2_layer_subset_fingerprint_verdict_equals_full_weights(fps, smollm2_zoo) -> None:
     import taoke
-    from taoke.verdict import decide
-    from taoke.whitebox.compare import gather_evidence
 
     a, b = "smollm2-f32", "smollm2-layer-subset"
-    with taoke.open(str(smollm2_zoo.path_of(a))) as ma, taoke.open(str(smollm2_zoo.path_of(b))) as mb:
-        full = decide(gather_evidence(ma, mb))
+    full = taoke.compare(smollm2_zoo.path_of(a), smollm2_zoo.path_of(b))
     fpv = compare_views(FingerprintView(Fingerprint.load(fps[a])), FingerprintView(Fingerprint.load(fps[b])))
     assert (fpv["kind"], fpv["layers_matched"]) == (full.kind, len(full.derived_layers))
 

@@ -40,7 +40,7 @@ def _expect(path: Path, exc: type[TaokeError], match: str, action: Callable[[Any
         ck = open_checkpoint(path)
         if action is not None:
             action(ck)
-    assert time.monotonic() - t0 < 5
+    assert time.monotonic() - t0 < 60  # generous (shared 2-core machine): guards against a hang, not a speed goal
     msg = str(ei.value)
     assert "\n" not in msg and "Traceback" not in msg
     assert isinstance(ei.value, ReaderError)

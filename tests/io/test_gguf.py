@@ -551,7 +551,7 @@ def test_bad_input(smol_header: bytes, tmp_path: Path, case: str) -> None:
     t0 = time.perf_counter()
     with pytest.raises(err) as e:
         GGUFCheckpoint(LocalSource(path))
-    assert time.perf_counter() - t0 < 5  # at worst one pass over the 1.8 MB header
+    assert time.perf_counter() - t0 < 60  # generous: guards against a hang; at worst one pass over the 1.8 MB header
     msg = str(e.value)
     assert words in msg and "\n" not in msg and str(path) in msg, msg
     if case in LYING:

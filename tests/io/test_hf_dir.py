@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 from pathlib import Path
@@ -73,7 +72,6 @@ def test_prefers_safetensors_over_onnx(minilm_dir: Path, minilm_onnx: Path, tmp_
     assert ck.config() is None and ck.card() is None
 
 
-@pytest.mark.skipif(importlib.util.find_spec("taoke.io.gguf") is None, reason="GGUF reader not built yet")
 def test_gguf_folder(smollm2_gguf: Path, tmp_path: Path) -> None:
     (tmp_path / smollm2_gguf.name).symlink_to(smollm2_gguf)
     ck = open_checkpoint(tmp_path)

@@ -16,8 +16,9 @@ import pytest
 from taoke.errors import CorruptFile, UnsafePickle, UnsupportedDtype, UnsupportedFormat
 from taoke.io import open_checkpoint
 from taoke.io.torch_bin import TorchCheckpoint
+from tests.deps import require
 
-torch = pytest.importorskip("torch")
+torch = require("torch")
 
 EMB = "embeddings.word_embeddings.weight"
 Q = "encoder.layer.0.attention.self.query.weight"

@@ -15,8 +15,8 @@ import jsonschema
 import numpy as np
 from PIL import Image
 
-from taoke.cli._output import dumps
 from taoke.report import Report, schema, validate, write_report
+from taoke.serialize import dumps
 
 # kept outside the tree so a person can look at them after the run
 SHOTS = Path(os.environ.get("TAOKE_SHOTS") or Path(tempfile.gettempdir()) / "taoke-report-shots")

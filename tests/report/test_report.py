@@ -14,18 +14,14 @@ from pathlib import Path
 import pytest
 
 import taoke
-from taoke.cli import main
 from taoke.errors import UsageError
 from taoke.report import build_report, hash_input, render_markdown, validate, write_report
-from taoke.verdict import decide
-from taoke.whitebox.compare import gather_evidence
 
 from .helpers import check_in_browser, check_json
 
 
 def _compare(a: Path, b: Path) -> dict:
-    with taoke.open(str(a)) as ma, taoke.open(str(b)) as mb:
-        return decide(gather_evidence(ma, mb)).to_dict()
+    return taoke.compare(a, b).to_dict()
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +108,8 @@ def test_markdown_has_the_same_content_and_figure_files(qwen: dict, tmp_path: Pa
 def test_schema_rejects_broken_reports(repackaged: dict) -> None:
     import jsonschema
 
-    from taoke.cli._output import dumps
     from taoke.report import schema
+    from taoke.serialize import dumps
 
     doc = json.loads(dumps(build_report(repackaged, hash_files=False).to_dict()))
     jsonschema.validate(doc, schema())
@@ -136,27 +132,6 @@ def test_folder_hash_is_stable_and_streaming(minilm_dir: Path, tmp_path: Path) -
     cfg = next(f for f in a.files if f.path == "config.json")
     assert cfg.sha256 == hashlib.sha256((minilm_dir / "config.json").read_bytes()).hexdigest()
     assert hash_input("x", "https://example.org/m.gguf").kind == "url"
-
-
-def test_compare_cli_writes_html_report(minilm_dir: Path, minilm_onnx: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "r.html"
-    rc = main(["compare", str(minilm_dir), str(minilm_onnx), "--report", str(out), "--seed", "3"])
-    assert rc == 0 and out.exists()
-    text = out.read_text()
-    assert f"taoke compare {minilm_dir} {minilm_onnx} --seed 3" in text  # the exact command, to reproduce it
-    capsys.readouterr()
-    # the saved JSON re-renders through `taoke report`
-    js = tmp_path / "r.json"
-    assert main(["compare", str(minilm_dir), str(minilm_onnx), "--json", "--report", str(js), "--no-hash"]) == 0
-    capsys.readouterr()
-    assert main(["report", str(js), "--out", str(tmp_path / "again.md"), "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["verdict"] == "repackaged"
-    rc = main(["compare", str(minilm_dir), str(minilm_onnx), "--report", str(tmp_path / "r.txt")])
-    err = capsys.readouterr().err
-    assert rc == 2 and err.count("\n") == 1 and ".html" in err
-    (tmp_path / "junk.json").write_text("{not json")
-    rc = main(["report", str(tmp_path / "junk.json"), "-o", str(tmp_path / "x.html")])
-    assert rc == 2 and "not JSON" in capsys.readouterr().err
 
 
 @pytest.mark.slow

@@ -122,4 +122,4 @@ def test_compare_is_fast_on_150k_vocabularies(vocab) -> None:  # type: ignore[no
     compare(a, b)  # warms the per-vocabulary caches
     t = time.process_time()  # CPU time: wall time on a shared 2-core machine measures the neighbours
     compare(a, b)
-    assert time.process_time() - t < 1.0  # ~0.35 s measured
+    assert time.process_time() - t < 5.0  # generous bound against a quadratic regression (~0.35 s measured)

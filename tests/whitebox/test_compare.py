@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 import taoke
-from taoke.cli import main
-from taoke.verdict import decide
-from taoke.whitebox.compare import gather_evidence
+from taoke.verdict import Verdict
 
 
-def verdict(a: Path | str, b: Path | str):  # type: ignore[no-untyped-def]
-    with taoke.open(str(a)) as ma, taoke.open(str(b)) as mb:
-        return decide(gather_evidence(ma, mb))
+def verdict(a: Path | str, b: Path | str) -> Verdict:
+    return taoke.compare(a, b)
 
 
 def test_minilm_safetensors_vs_int8_onnx_is_repackaged(minilm_dir: Path, minilm_onnx: Path) -> None:
@@ -47,20 +43,9 @@ def test_minilm_l6_vs_paraphrase_l3_siblings(minilm_dir: Path, paraphrase_onnx: 
     assert sum(m.log10_p < -6 for m in u.matches) >= 2
 
 
-def test_compare_cli_json_and_bad_input(minilm_dir: Path, minilm_onnx: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    rc = main(["compare", str(minilm_dir), str(minilm_onnx), "--json"])
-    out = json.loads(capsys.readouterr().out)
-    assert rc == 0 and out["format"] == "taoke.compare" and out["verdict"] == "repackaged"
-    bad = tmp_path / "bad.safetensors"
-    bad.write_bytes((minilm_dir / "model.safetensors").read_bytes()[:5000])
-    rc = main(["compare", str(minilm_dir), str(bad)])
-    err = capsys.readouterr().err
-    assert rc == 3 and err.count("\n") == 1 and "Traceback" not in err
-
-
 def test_zoo_fast_verdicts(zoo, smollm2_gguf: Path) -> None:  # type: ignore[no-untyped-def]
     """Every fast-zoo entry against its parent gets the right verdict; independent pairs are not called related."""
-    from taoke.whitebox.evaluate import eval_pairs, evaluate, summarize
+    from taoke.zoo.evaluate import eval_pairs, evaluate, summarize
 
     pairs = eval_pairs(zoo)
     assert any(t == "independent" for _, _, t, _ in pairs) and any(t == "derived" for _, _, t, _ in pairs)

@@ -6,7 +6,6 @@ import json
 import shutil
 from pathlib import Path
 
-from taoke.cli import main
 from taoke.zoo._artifacts import ARTIFACTS, selected
 from taoke.zoo.fetch import is_installed, sha256_of
 
@@ -32,13 +31,6 @@ def test_core_set_is_installed_and_matches_index(data_dir: Path) -> None:
             assert sha256_of(data_dir / rel) == rec["sha256"]
 
 
-def test_second_fetch_is_a_no_op(data_dir: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    rc = main(["zoo", "fetch", "--core", "--json", "--dest", str(data_dir)])
-    out = json.loads(capsys.readouterr().out)
-    assert rc == 0
-    assert out["installed"] == [] and len(out["skipped"]) == 11
-
-
 def test_damaged_file_is_detected(data_dir: Path, tmp_path: Path) -> None:
     art = next(a for a in ARTIFACTS if a.id == "tok-tiktoken")
     # copy the stamp + files into a scratch data dir, then damage one file
@@ -54,9 +46,3 @@ def test_damaged_file_is_detected(data_dir: Path, tmp_path: Path) -> None:
     assert not is_installed(tmp_path, art, rehash=True)  # ...the --verify check does not
     f.write_bytes(bytes(data[:-10]))
     assert not is_installed(tmp_path, art)
-
-
-def test_conflicting_flags_one_line_error(capsys) -> None:  # type: ignore[no-untyped-def]
-    rc = main(["zoo", "fetch", "--all", "--core"])
-    err = capsys.readouterr().err
-    assert rc == 2 and err.count("\n") == 1 and "error" in err

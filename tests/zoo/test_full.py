@@ -11,12 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+from tests.deps import require
+
+torch = require("torch")
 pytestmark = pytest.mark.slow  # reads several 0.5 GB entries; only meaningful after `taoke zoo build --full`
 
 from safetensors.numpy import load_file  # noqa: E402
 
-from taoke.zoo.build import ZooManifest  # noqa: E402
+from taoke.zoo.manifest import ZooManifest  # noqa: E402
 from taoke.zoo.train import LlamaConfig, build_model  # noqa: E402
 
 

@@ -16,6 +16,7 @@ See :mod:`taoke.audit._audit` for the rules and their simplifications; the audit
 from __future__ import annotations
 
 from taoke.audit._audit import (
+    DERIVED_KINDS,
     DISCLAIMER,
     EXIT_CODES,
     EXIT_CONSISTENT,
@@ -23,6 +24,7 @@ from taoke.audit._audit import (
     EXIT_UNDECLARED,
     EXIT_UNSUPPORTED,
     FORMAT,
+    INDEPENDENT_KINDS,
     VERSION,
     AuditResult,
     ChecklistItem,
@@ -38,7 +40,7 @@ from taoke.audit._audit import (
 from taoke.audit._licences import LICENCES, Licence, Obligation, find_licence
 
 __all__ = [
-    "DISCLAIMER", "EXIT_CODES", "EXIT_CONSISTENT", "EXIT_INCONCLUSIVE", "EXIT_UNDECLARED", "EXIT_UNSUPPORTED",
-    "FORMAT", "LICENCES", "VERSION", "AuditResult", "ChecklistItem", "Declaration", "Detection", "Finding",
+    "DERIVED_KINDS", "DISCLAIMER", "EXIT_CODES", "EXIT_CONSISTENT", "EXIT_INCONCLUSIVE", "EXIT_UNDECLARED", "EXIT_UNSUPPORTED",
+    "FORMAT", "INDEPENDENT_KINDS", "LICENCES", "VERSION", "AuditResult", "ChecklistItem", "Declaration", "Detection", "Finding",
     "Licence", "Obligation", "assess", "audit", "detect", "find_licence", "ids_match", "read_declaration",
 ]

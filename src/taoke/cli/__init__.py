@@ -25,7 +25,7 @@ app = typer.Typer(
 )
 
 # command modules; each defines ``register(app)``. Listed here so the order of --help is stable.
-_COMMAND_MODULES = (
+COMMAND_MODULES = (
     "inspect_cmd",
     "compare_cmd",
     "tokenizer_cmd",
@@ -39,17 +39,28 @@ _COMMAND_MODULES = (
     "eval_cmd",
 )
 
-for _mod in _COMMAND_MODULES:
+for _mod in COMMAND_MODULES:
+    importlib.import_module(f"taoke.cli.{_mod}").register(app)
+
+
+def _click_exceptions() -> tuple[tuple[type[Exception], ...], tuple[type[Exception], ...], tuple[type[Exception], ...]]:
+    """(ClickException, UsageError, NoArgsIsHelpError) classes of click and of the copy of click typer bundles
+    (typer >= 0.20 raises its own, which do not derive from click's)."""
+    mods = [click.exceptions]
     try:
-        _m = importlib.import_module(f"taoke.cli.{_mod}")
-    except ModuleNotFoundError as _e:  # a command not written yet
-        if _e.name != f"taoke.cli.{_mod}":
-            raise
-        continue
-    _m.register(app)
+        from typer._click import exceptions as bundled
+    except ImportError:  # an older typer that uses click itself
+        pass
+    else:
+        mods.append(bundled)  # type: ignore[arg-type]
+    return (tuple(m.ClickException for m in mods), tuple(m.UsageError for m in mods),
+            tuple(m.NoArgsIsHelpError for m in mods if hasattr(m, "NoArgsIsHelpError")))  # fmt: skip
 
 
-@app.callback()
+_CLICK_ERRORS, _USAGE_ERRORS, _NO_ARGS = _click_exceptions()
+
+
+@app.callback(invoke_without_command=True)
 def _root(
     version: bool = typer.Option(False, "--version", help="Print the version and exit.", is_eager=True),
 ) -> None:
@@ -94,14 +105,13 @@ def main(argv: list[str] | None = None) -> int:
         _err(f"{subject + ': ' if subject else ''}out of memory in {check} (the input may be malformed; "
              "set TAOKE_DEBUG=1 for a traceback and please report it)")
         return 70
+    except _NO_ARGS:  # the help was printed
+        return 2
+    except _CLICK_ERRORS as e:  # bad arguments and the like: click's one-line message, and where to look
+        hint = " (see --help)" if isinstance(e, _USAGE_ERRORS) else ""
+        _err(f"{e.format_message()}{hint}")  # type: ignore[attr-defined]
+        return int(e.exit_code)  # type: ignore[attr-defined]
     except Exception as e:  # noqa: BLE001 - last line of defence: one line, not a traceback
-        if hasattr(e, "format_message") and hasattr(e, "exit_code"):  # click's (or typer's bundled click's) usage errors
-            if type(e).__name__ == "NoArgsIsHelpError":
-                return 2
-            msg = e.format_message()
-            hint = " (see --help)" if "UsageError" in [c.__name__ for c in type(e).__mro__] else ""
-            _err(f"{msg}{hint}")
-            return int(e.exit_code)
         if debug:
             raise
         subject, check = _origin(e)

@@ -19,7 +19,7 @@ from rich.table import Table
 
 from taoke import defaults
 from taoke.cli._output import JSON_OPTION_HELP, emit, err_console
-from taoke.cli.report_cmd import REPORT_HELP
+from taoke.cli.report_cmd import REPORT_HELP, check_report_path, write_cli_report
 
 _COLOURS = {"consistent": "green", "undeclared-derivation": "red", "declared-unsupported": "red",
             "inconclusive": "yellow"}
@@ -70,6 +70,8 @@ def audit_cmd(
     """Declared origin vs detected lineage: undeclared derivation, unsupported claims, licence checklist."""
     from taoke.audit import audit
 
+    if report is not None:
+        check_report_path(report)  # before the audit, not after it
     candidates = list(candidate)
     if against is not None:
         candidates += [c for c in _index_candidates(against, model) if c not in candidates]
@@ -77,8 +79,6 @@ def audit_cmd(
         res = audit(model, candidates=tuple(candidates), tokenizer=not no_tokenizer, seed=seed, alpha=alpha)
     d = res.to_dict()
     if report is not None:
-        from taoke.cli.report_cmd import write_cli_report
-
         write_cli_report(d, report)
     emit(d, as_json, lambda con: _render(res, con))
     if res.exit_code:

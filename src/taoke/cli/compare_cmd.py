@@ -12,7 +12,7 @@ from rich.table import Table
 
 from taoke import defaults
 from taoke.cli._output import JSON_OPTION_HELP, emit, err_console
-from taoke.cli.report_cmd import REPORT_HELP
+from taoke.cli.report_cmd import REPORT_HELP, check_report_path, write_cli_report
 from taoke.wording import tensors_state
 
 if TYPE_CHECKING:
@@ -93,9 +93,10 @@ def compare_cmd(
 ) -> None:
     """Is B identical to, re-packaged from, derived from, or independent of A? Evidence with p-values."""
     import taoke
-    from taoke.cli.report_cmd import write_cli_report
     from taoke.index.fingerprint import is_fingerprint_file
 
+    if report is not None:
+        check_report_path(report)  # before the comparison, not after it
     what = "comparing fingerprints…" if is_fingerprint_file(a) or is_fingerprint_file(b) else "comparing…"
     with err_console.status(what, spinner="dots") if not as_json else nullcontext():
         v = taoke.compare(a, b, alpha=alpha, seed=seed, units=units, full=full)

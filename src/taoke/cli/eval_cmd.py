@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
-from taoke.cli._output import JSON_OPTION_HELP, dumps, emit, err_console
+from taoke import defaults
+from taoke.cli._output import JSON_OPTION_HELP, emit, err_console
+from taoke.serialize import dumps
+
+if TYPE_CHECKING:
+    from taoke.zoo.evaluate import PairResult
 
 
 def eval_cmd(
@@ -15,28 +21,21 @@ def eval_cmd(
     full: bool = typer.Option(False, "--full", help="Build/use the full zoo instead of the fast subset."),
     out: Path | None = typer.Option(None, "--out", help="Write the raw results as JSON here."),
     markdown_out: Path | None = typer.Option(None, "--markdown", help="Write the Markdown table here."),
-    seed: int = typer.Option(0, "--seed"),
+    seed: int = typer.Option(defaults.SEED, "--seed", help="Seed of the row/unit samples."),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Evaluate taoke's white-box verdicts on the derivation zoo (builds it first if needed)."""
-    from taoke.whitebox.evaluate import eval_pairs, evaluate, markdown, summarize
     from taoke.zoo.build import build_zoo
-    from taoke.zoo.fetch import default_data_dir
+    from taoke.zoo.evaluate import eval_pairs, evaluate, markdown, summarize, unrelated_pairs
 
-    data = default_data_dir()
+    data = defaults.data_dir()
     root = zoo or data / "zoo"
     manifest = build_zoo(root, subset="full" if full else "fast", data_dir=data,
                          progress=lambda m: err_console.print(f"[dim]zoo: {m}[/]") if not as_json else None)  # fmt: skip
     pairs = eval_pairs(manifest)
-    extra = []
-    smol = data / "weights/smollm2-135m-instruct-q4_1/SmolLM2-135M-Instruct.Q4_1.gguf"
-    gemma = data / "weights/gemma-3-270m-q4_k_m/gemma-3-270m-q4_k_m.gguf"
-    minilm = data / "weights/all-minilm-l6-v2"
-    if gemma.exists():
-        extra.append((str(smol), str(gemma), "unrelated", "unrelated (SmolLM2 vs Gemma-3)"))
-    extra.append((str(minilm), str(smol), "unrelated", "unrelated (MiniLM vs SmolLM2)"))
+    extra = unrelated_pairs(data)
 
-    def on_pair(r) -> None:  # type: ignore[no-untyped-def]
+    def on_pair(r: PairResult) -> None:
         if not as_json:
             mark = "[green]ok[/]" if r.correct else "[red]WRONG[/]"
             err_console.print(f"{mark} {r.a} ~ {r.b}: {r.verdict} (truth {r.truth}, {r.seconds:.1f}s)")

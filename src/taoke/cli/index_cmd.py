@@ -56,8 +56,11 @@ def add_cmd(
                     sys.stderr.write(f"taoke: skipped: {e.one_line()}\n")
                 continue
             added.append({"id": mid, "name": s.model(mid).name, "location": fp.location})
-    emit({"added": added, "failed": failed}, as_json,
-         lambda c: [c.print(f"added {a['name']} (#{a['id']})") for a in added])  # fmt: skip
+    def render(c: Console) -> None:
+        for a in added:
+            c.print(f"added {a['name']} (#{a['id']})")
+
+    emit({"added": added, "failed": failed}, as_json, render)
     if first is not None:
         raise typer.Exit(first.exit_code)
 

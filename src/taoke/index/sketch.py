@@ -80,7 +80,7 @@ def token_bands(mh: np.ndarray) -> list[tuple[int, int]]:
 
 def embedding_descriptor(vocab: Any, ids: np.ndarray, emb: np.ndarray) -> np.ndarray:
     """(DESC_DIM,) float32 unit vector: standardised log-norms of the anchor rows, feature-hashed by token bytes."""
-    from taoke.tokenizers._vocab import token_hash64
+    from taoke.tokenizers import token_hash64
 
     norms = np.linalg.norm(emb.astype(np.float64), axis=1)
     ok = norms > 0

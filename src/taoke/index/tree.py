@@ -68,12 +68,6 @@ class Forest:
     nodes: dict[int, Node]
     pairs_tested: int
 
-    def parent_name(self, name: str) -> str | None:
-        for n in self.nodes.values():
-            if n.name == name:
-                return None if n.parent is None else self.nodes[n.parent].name
-        raise KeyError(name)
-
     def roots(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.parent is None]
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from taoke.audit import DISCLAIMER, AuditResult, Detection
-from taoke.audit._audit import DERIVED_KINDS, INDEPENDENT_KINDS
+from taoke.audit import DERIVED_KINDS, DISCLAIMER, INDEPENDENT_KINDS, AuditResult, Detection
 from taoke.report._common import GENERAL_CAVEATS
 from taoke.report._compare import compare_plots
 from taoke.report._model import EvidenceRow, Plot, Table

@@ -127,7 +127,7 @@ def render_html(r: Report) -> str:
                  f"<p>taoke {_e(pv.taoke_version)} · Python {_e(pv.python)} · {_e(pv.platform)}</p>"
                  f'<p class="note">libraries: {_e(libs)}</p>')
     if r.inputs:
-        rows = []
+        input_rows: list[str] = []
         for inp in r.inputs:
             size = "—" if inp.size is None else f"{inp.size:,}"
             files = ""
@@ -136,11 +136,11 @@ def render_html(r: Report) -> str:
                                 f'<td><code class="hash">{_e(f.sha256)}</code></td></tr>' for f in inp.files)
                 files = (f"<details><summary>{len(inp.files)} files</summary><table><tbody>{inner}</tbody>"
                          "</table></details>")
-            rows.append(f"<tr><td>{_e(inp.label)}</td><td>{_e(inp.location)}<br>{files}</td><td>{_e(inp.kind)}</td>"
+            input_rows.append(f"<tr><td>{_e(inp.label)}</td><td>{_e(inp.location)}<br>{files}</td><td>{_e(inp.kind)}</td>"
                         f'<td class="num">{size}</td><td><code class="hash">{_e(inp.sha256 or "—")}</code>'
                         f'{"<br><span class=note>" + _e(inp.note) + "</span>" if inp.note else ""}</td></tr>')
         parts.append("<h3>Inputs (sha256)</h3><table><thead><tr><th>input</th><th>location</th><th>kind</th>"
-                     f"<th>bytes</th><th>sha256</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+                     f"<th>bytes</th><th>sha256</th></tr></thead><tbody>{''.join(input_rows)}</tbody></table>"
                      '<p class="note">A folder\'s sha256 is the sha256 of its sorted lines '
                      "“path size sha256”, one per file.</p>")
     if r.source:

@@ -155,10 +155,6 @@ ARTIFACTS: tuple[Artifact, ...] = (
 ARTIFACTS_BY_KEY: MappingProxyType[str, Artifact] = MappingProxyType({a.key: a for a in ARTIFACTS})
 
 
-def family_of(key: str) -> Family:
-    return FAMILIES[ARTIFACTS_BY_KEY[key].family]
-
-
 def lineage_orgs(lineage: str) -> frozenset[str]:
     """Every organisation that published a tokenizer of ``lineage``."""
     return frozenset(f.org for f in FAMILIES.values() if f.lineage == lineage)

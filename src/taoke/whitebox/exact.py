@@ -137,7 +137,7 @@ class ExactResult:
         """The role farthest from agreement, relative to its tolerance."""
         if self.worst_role is not None:
             return next((d for d in self.diffs if d.label == self.worst_role), None)
-        return max(self.diffs, key=lambda d: d.rel_err / max(d.tolerance, 1e-30), default=None)
+        return max(self.diffs, key=_error_ratio, default=None)
 
     def to_dict(self) -> dict[str, object]:
         w = self.worst
@@ -156,6 +156,11 @@ class ExactResult:
         w = d.get("worst")
         return cls(int(d["roles_a"]), int(d["roles_b"]), tuple(RoleDiff.from_dict(r) for r in d.get("roles") or ()),
                    None if w is None else str(w["role"]))  # fmt: skip
+
+
+def _error_ratio(d: RoleDiff) -> float:
+    """Relative error in units of the role's tolerance."""
+    return float(d.rel_err) / max(float(d.tolerance), 1e-30)
 
 
 def _float(x: Any) -> float:

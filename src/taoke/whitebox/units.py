@@ -210,10 +210,13 @@ def unit_test(
 ) -> UnitTestResult:
     """Run the screen and the agreement test. ``parts_*[layer]`` = ``{"up","down"[,"gate"]: (units, d)}``, with B
     already mapped into A's residual basis (see :mod:`taoke.whitebox.align`)."""
-    return unit_test_streamed(
-        len(parts_a), len(parts_b), lambda i, _p=None: parts_a[i], lambda j, _p=None: parts_b[j],
-        rng=rng, sample=sample, units=units,
-    )  # fmt: skip
+    def load_a(i: int, _parts: tuple[str, ...] | None) -> dict[str, np.ndarray]:
+        return parts_a[i]
+
+    def load_b(j: int, _parts: tuple[str, ...] | None) -> dict[str, np.ndarray]:
+        return parts_b[j]
+
+    return unit_test_streamed(len(parts_a), len(parts_b), load_a, load_b, rng=rng, sample=sample, units=units)
 
 
 def unit_test_streamed(

@@ -94,11 +94,6 @@ def _open_gguf(path: Path):  # -> gguf.GGUFReader
         raise ReaderError(f"cannot read GGUF: {type(e).__name__}: {e}", subject=str(path)) from None
 
 
-def _field(reader: Any, key: str, default: Any = None) -> Any:
-    f = reader.fields.get(key)
-    return default if f is None else f.contents()
-
-
 def read_llama_gguf(path: Path) -> tuple[LlamaConfig, dict[str, np.ndarray]]:
     """Every tensor of a ``llama`` GGUF, dequantised to float32 under Hugging Face names, and its config.
 

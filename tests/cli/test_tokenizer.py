@@ -1,4 +1,4 @@
-"""``taoke tokenizer compare / identify / show`` end to end through the CLI entry point."""
+"""`taoke tokenizer compare / identify / show` end to end through the CLI entry point."""
 
 from __future__ import annotations
 

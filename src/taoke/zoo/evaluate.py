@@ -1,8 +1,9 @@
 """Evaluation of the white-box methods on the labelled zoo (``taoke eval``).
 
 Pairs: every re-packaged or derived zoo entry against its parent (positives), and every pair of independently
-trained models of one architecture plus the std-matched random model against its base and cross-architecture
-pairs (negatives: the real null). For each pair taoke's verdict is checked against the label; each scoring method
+trained models of one architecture, every independent model against its group's reference entry (the recipes
+marked ``reference``: e.g. the std-matched random model against SmolLM2) and real unrelated models of the data set
+(:func:`unrelated_pairs`; negatives: the real null). For each pair taoke's verdict is checked against the label; each scoring method
 (hidden-unit agreement ``-log10 p``; per-layer std correlation) also gets AUC and TPR at 1% FPR. With fewer than
 100 negatives, "TPR at 1% FPR" is the share of positives scoring above *every* negative (stated in the output).
 """
@@ -13,16 +14,25 @@ import math
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from taoke import defaults
+from taoke.verdict import VerdictKind
+from taoke.zoo.manifest import ZooManifest
+from taoke.zoo.recipes import originals, recipes
+from taoke.zoo.recipes_core import GEMMA3_GGUF, MINILM_DIR, SMOLLM2_GGUF
+
 POSITIVE = ("repackaged", "derived")
-ACCEPT = {
-    "repackaged": {"identical", "repackaged"},
-    "derived": {"derived"},
-    "independent": {"independent-same-architecture", "unrelated"},
-    "unrelated": {"independent-same-architecture", "unrelated"},
+_INDEPENDENT = frozenset(k for k in VerdictKind if k.independent)
+#: zoo label → the verdicts that count as correct for it
+ACCEPT: dict[str, frozenset[VerdictKind]] = {
+    "repackaged": frozenset(k for k in VerdictKind if k.same_weights),
+    "derived": frozenset({VerdictKind.DERIVED}),
+    "independent": _INDEPENDENT,
+    "unrelated": _INDEPENDENT,
 }
 
 
@@ -72,8 +82,8 @@ def tpr_at_fpr(pos: list[float], neg: list[float], fpr: float = 0.01) -> float |
     return float(np.mean(np.asarray(pos, float) > thr))
 
 
-def eval_pairs(manifest: Any, *, include_full: bool = True) -> list[tuple[str, str, str, str]]:
-    """(a, b, truth, transform) pairs to evaluate from a :class:`taoke.zoo.build.ZooManifest`."""
+def eval_pairs(manifest: ZooManifest) -> list[tuple[str, str, str, str]]:
+    """(a, b, truth, transform) pairs to evaluate from a :class:`~taoke.zoo.manifest.ZooManifest`."""
     out: list[tuple[str, str, str, str]] = []
     entries = list(manifest.entries)
     for e in entries:
@@ -88,18 +98,31 @@ def eval_pairs(manifest: Any, *, include_full: bool = True) -> list[tuple[str, s
             for y in group[i + 1 :]:
                 out.append((x.name, y.name, "independent", "independent-same-architecture"))
     names = {e.name for e in entries}
-    for e in indep:  # an independent model against the real base of its architecture (e.g. std-matched SmolLM2)
-        for root in ("smollm2-f32", "minilm"):
+    roots = [o.name for o in originals() if o.reference] + [r.name for r in recipes() if r.reference]
+    for e in indep:  # an independent model against the reference entry of its architecture (std-matched SmolLM2)
+        for root in roots:
             if root in names and e.group == manifest.entry(root).group:
                 out.append((root, e.name, "independent", e.transform or "independent"))
     return out
 
 
+def unrelated_pairs(data_dir: Path | None = None) -> list[tuple[str, str, str, str]]:
+    """Real models of different families from the data set, as ``evaluate``'s ``extra`` pairs (Gemma-3 only when
+    the --all data set is fetched)."""
+    data = data_dir or defaults.data_dir()
+    smol, gemma, minilm = data / SMOLLM2_GGUF, data / GEMMA3_GGUF, data / MINILM_DIR
+    out = []
+    if gemma.exists():
+        out.append((str(smol), str(gemma), "unrelated", "unrelated (SmolLM2 vs Gemma-3)"))
+    out.append((str(minilm), str(smol), "unrelated", "unrelated (MiniLM vs SmolLM2)"))
+    return out
+
+
 def evaluate(
-    manifest: Any,
+    manifest: ZooManifest,
     pairs: Iterable[tuple[str, str, str, str]],
     *,
-    seed: int = 0,
+    seed: int = defaults.SEED,
     on_pair: Callable[[PairResult], None] | None = None,
     extra: Iterable[tuple[str, str, str, str]] = (),
 ) -> list[PairResult]:
@@ -107,7 +130,7 @@ def evaluate(
     import taoke
 
     results: list[PairResult] = []
-    todo = [(manifest.path_of(a), manifest.path_of(b), a, b, t, tr) for a, b, t, tr in pairs]
+    todo = [(str(manifest.path_of(a)), str(manifest.path_of(b)), a, b, t, tr) for a, b, t, tr in pairs]
     todo += [(a, b, a.rsplit("/", 1)[-1], b.rsplit("/", 1)[-1], t, tr) for a, b, t, tr in extra]
     for pa, pb, na, nb, truth, transform in todo:
         t0 = time.time()
