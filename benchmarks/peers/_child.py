@@ -1,6 +1,7 @@
 """Run one tool on one pair in this (fresh) process and print one JSON line with its answer and its costs.
 
     python _child.py ADAPTER PATH_A PATH_B TRUTH TRANSFORM
+    python _child.py --prepare ADAPTER PATH      (untimed input conversion, once per model; see run.prepare)
 
 Costs measured here, at exit: wall time of ``compare`` (imports excluded; the parent also times the whole
 process), peak resident memory (``ru_maxrss`` of this process and of any children it waited for) and the
@@ -32,6 +33,10 @@ def _io() -> dict[str, int]:
 
 
 def main(argv: list[str]) -> int:
+    if argv[1:2] == ["--prepare"]:
+        mod = importlib.import_module(argv[2])
+        print(mod.prepare(Path(argv[3])))
+        return 0
     mod_name, pa, pb, truth, transform = argv[1:6]
     t_start = time.perf_counter()
     rec: dict[str, object] = {"error": None}

@@ -1,6 +1,9 @@
 """Benchmark taoke against the lineage tools people use today, on the same labelled pairs, in one run.
 
-    .venv/bin/python benchmarks/peers/run.py [--quick] [--out benchmarks/results/peers.json] [--md docs/peers.md]
+    .venv/bin/python benchmarks/peers/run.py [--quick | --full-zoo] [--out benchmarks/results/peers.json]
+        [--md docs/peers.md] [--readme README.md] [--from-json RESULTS.json]
+
+Everything (peer venvs, full zoo, run, tables) in one command: ``bash benchmarks/peers/reproduce.sh``.
 
 Pairs: every re-packaged / derived entry of the derivation zoo against its parent, every pair of independently
 trained models of one architecture, the std-matched random SmolLM2 against its base (``eval_pairs`` of
@@ -11,7 +14,9 @@ models; ``--full-zoo`` adds the zoo's "full"
 entries when they are built.
 
 Each tool runs on each pair in a fresh subprocess (``_child.py``) with ``OMP_NUM_THREADS=1``, taoke in the
-project's virtualenv and the peers in ``benchmarks/.venv-peers`` (``pip install -e .[bench]`` there). A tool
+project's virtualenv, cisco-ai-provenance-kit in ``benchmarks/.venv-cisco`` and the other peers in
+``benchmarks/.venv-peers`` (both made by ``benchmarks/peers/setup.sh``). Input conversions an adapter needs
+(``prepare``: cisco's GGUF tokenizer export) run once per model before the timed runs. A tool
 that errors, abstains, or answers "no match" on a related pair counts as wrong, never as skipped.
 
 Metrics per tool and per transformation: verdict accuracy (the tool's call read as related / not related;
@@ -39,9 +44,10 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 PEERS_PY = ROOT / "benchmarks" / ".venv-peers" / "bin" / "python"
+CISCO_PY = ROOT / "benchmarks" / ".venv-cisco" / "bin" / "python"
 TAOKE_PY = Path(sys.executable)
 ADAPTERS = ("adapt_taoke", "adapt_modeldna", "adapt_zhu", "adapt_modelaudit", "adapt_model_fingerprint",
-            "adapt_modelsig")  # fmt: skip
+            "adapt_modelsig", "adapt_cisco")  # fmt: skip
 POSITIVE = ("repackaged", "derived")
 QUICK = ("smollm2-f32", "smollm2-renamed", "smollm2-noise-0.01", "smollm2-noise-0.3", "smollm2-perm",
          "smollm2-rotate", "smollm2-layer-subset", "smollm2-finetune", "minilm-perm")  # fmt: skip
@@ -124,11 +130,33 @@ def real_pairs(data_dir: Path | None) -> list[Pair]:
 
 
 # ------------------------------------------------------------------------------------------------ tools
+def interpreter(adapter: str) -> Path:
+    """The Python that runs an adapter: taoke's own venv, cisco's (transformers < 5), or the other peers'."""
+    return {"adapt_taoke": TAOKE_PY, "adapt_cisco": CISCO_PY}.get(adapter, PEERS_PY)
+
+
+def prepare(adapter: str, py: Path, paths: list[str], log: Any = print, timeout_s: float = 600) -> None:
+    """Run the adapter's ``prepare(path)`` once per model before the timed runs (untimed: input conversions such
+    as cisco's GGUF tokenizer export). Adapters without ``prepare`` are skipped; a failure is logged and the pair
+    then runs on the unprepared input."""
+    code = (f"import sys; sys.path.insert(0, {str(HERE)!r}); import {adapter} as m; "
+            "print(hasattr(m, 'prepare'))")  # fmt: skip
+    p = subprocess.run([str(py), "-c", code], capture_output=True, text=True, timeout=300)
+    if p.returncode != 0 or p.stdout.strip().splitlines()[-1:] != ["True"]:
+        return
+    env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    for path in paths:
+        q = subprocess.run([str(py), str(HERE / "_child.py"), "--prepare", adapter, path], capture_output=True,
+                           text=True, timeout=timeout_s, env=env, cwd=str(HERE))  # fmt: skip
+        lines = (q.stdout + q.stderr).strip().splitlines() or [f"exit {q.returncode}"]
+        log(f"prepare {adapter.removeprefix('adapt_')} {Path(path).name}: {lines[-1][:200]}")
+
+
 def tool_status(adapter: str) -> tuple[str, str, Path, str | None]:
     """(tool name, claim, interpreter, reason it cannot run or None)."""
-    py = TAOKE_PY if adapter == "adapt_taoke" else PEERS_PY
+    py = interpreter(adapter)
     if not py.exists():
-        return adapter.removeprefix("adapt_"), "", py, f"{py} missing: create benchmarks/.venv-peers (README)"
+        return adapter.removeprefix("adapt_"), "", py, f"{py} missing: run benchmarks/peers/setup.sh"
     code = (f"import json,sys; sys.path.insert(0, {str(HERE)!r}); import {adapter} as m; "
             "print(json.dumps([m.TOOL, m.CLAIM, m.available()]))")  # fmt: skip
     p = subprocess.run([str(py), "-c", code], capture_output=True, text=True, timeout=300)
@@ -312,6 +340,8 @@ def run(pairs: list[Pair], adapters: tuple[str, ...] = ADAPTERS, *, timeout_s: f
         tools[name] = {"adapter": ad, "claim": claim, "unavailable": why}
         pys[name] = py
         log(f"tool {name}: " + ("ready" if why is None else f"NOT RUN ({why})"))
+        if why is None:
+            prepare(ad, py, sorted({x for p in pairs for x in (p.a, p.b)}), log)
     records: list[dict[str, Any]] = []
     t_all = time.perf_counter()
     for i, pair in enumerate(pairs):
@@ -352,6 +382,79 @@ def _clean(x: Any) -> Any:
     return x
 
 
+def _secs(x: float) -> str:
+    return f"{x:.1f} s" if x < 10 else f"{x:.0f} s"
+
+
+def readme_summary(res: dict[str, Any]) -> str:
+    """The README's block: one line per tool (taoke first, then by correct answers) and what the rows show."""
+    s, tools = res["summary"], res["tools"]
+    names = [t for t in tools if not tools[t]["unavailable"]]
+    order = sorted(names, key=lambda t: (t != "taoke", -s["tools"][t]["correct"], t))
+    m0 = s["tools"][order[0]]
+    lines = [
+        f"{m0['pairs']} labelled pairs × {len(names)} tools in one run ({res['seconds'] / 60:.0f} min on "
+        f"{res['machine']['cpus']} CPUs; `{res['command']}`):",
+        "",
+        "| tool | correct | false accusations (of {neg}) | missed (of {pos}) | errors / abstentions | time / pair | "
+        "peak RSS | bytes read |".format(neg=m0["negatives"], pos=m0["positives"]),
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for t in order:
+        m = s["tools"][t]
+        b = "**" if t == "taoke" else ""
+        lines.append(f"| {b}{t}{b} | {b}{m['correct']}/{m['pairs']}{b} | {m['false_positives_independent']} | "
+                     f"{m['missed_related']} | {m['errors']} / {m['abstentions']} | {_secs(m['wall_s_median'])} | "
+                     f"{m['peak_rss_mb_median']:.0f} MB | {_fmt_bytes(m['bytes_read_median'])} |")  # fmt: skip
+    if "taoke" in names:
+        only, behind = [], []
+        for row in s["rows"]:
+            c = row["tools"]
+            tk = c.get("taoke")
+            if tk is None:
+                continue
+            best_peer = max((c[t]["correct"] for t in c if t != "taoke"), default=0)
+            if tk["correct"] < best_peer:
+                behind.append(row["row"])
+            elif tk["correct"] == tk["n"] and best_peer == 0:
+                only.append(row["row"])
+        lines += ["", ("taoke is at least as accurate as the best peer on every row" if not behind else
+                       "taoke is behind the best peer on: " + "; ".join(behind))
+                  + ("; the only tool right on: " + "; ".join(only) if only else "") + "."]  # fmt: skip
+        peers = [t for t in names if t != "taoke"]
+        if peers:
+            tk = s["tools"]["taoke"]
+            fast = min(peers, key=lambda t: s["tools"][t]["wall_s_median"])
+            light = min(peers, key=lambda t: s["tools"][t]["peak_rss_mb_median"])
+            lines[-1] += (f" Cost per pair (medians): {tk['wall_s_median'] / s['tools'][fast]['wall_s_median']:.1f}× "
+                          f"the time of the fastest peer ({fast}) and "
+                          f"{tk['peak_rss_mb_median'] / s['tools'][light]['peak_rss_mb_median']:.1f}× the peak memory "
+                          f"of the lightest ({light}).")  # fmt: skip
+    return "\n".join(lines)
+
+
+def replace_block(path: Path, name: str, text: str) -> bool:
+    """Replace what lies between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->`` in ``path``; False when the
+    file has no such markers (then nothing is written)."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    doc = path.read_text() if path.exists() else ""
+    if start not in doc or end not in doc:
+        return False
+    head, rest = doc.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}\n{text}\n{end}{tail}")
+    return True
+
+
+def run_facts(res: dict[str, Any]) -> str:
+    names = [t for t in res["tools"] if not res["tools"][t]["unavailable"]]
+    mc = res["machine"]
+    load = ", ".join(f"{x:.1f}" for x in mc.get("loadavg_start", ()))
+    return (f"Run: `{res['command']}` — {len(res['pairs'])} pairs × {len(names)} tools, {res['seconds']:.0f} s on "
+            f"{mc['cpus']} CPUs ({mc['platform']}; load average at the start {load})"
+            + (f", finished {res['finished']}." if res.get("finished") else "."))  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument(
@@ -369,19 +472,30 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--timeout", type=float, default=600, help="seconds per tool per pair")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "peers.json")
-    ap.add_argument("--md", type=Path, default=None, help="also write the Markdown tables here")
+    ap.add_argument("--md", type=Path, default=None, help="also write the Markdown tables here (between "
+                    "<!-- peers:start/end --> markers when the file has them, else the whole file)")  # fmt: skip
+    ap.add_argument("--readme", type=Path, default=None, help="update the summary table between "
+                    "<!-- peers-summary:start/end --> markers in this file (e.g. README.md)")  # fmt: skip
+    ap.add_argument("--from-json", type=Path, default=None, help="render the tables of a saved run "
+                    "instead of running")  # fmt: skip
     a = ap.parse_args(argv)
-    pairs = zoo_pairs(a.zoo, quick=a.quick, full_zoo=a.full_zoo) + real_pairs(a.data)
-    adapters = tuple(f"adapt_{t.strip()}" for t in a.tools.split(",") if t.strip())
-    res = run(pairs, adapters, timeout_s=a.timeout)
-    res["command"] = "python benchmarks/peers/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    res["mode"] = "quick" if a.quick else "full"
-    a.out.parent.mkdir(parents=True, exist_ok=True)
-    a.out.write_text(json.dumps(_clean(res), indent=1, default=str, allow_nan=False) + "\n")
+    if a.from_json:
+        res = json.loads(a.from_json.read_text())
+    else:
+        pairs = zoo_pairs(a.zoo, quick=a.quick, full_zoo=a.full_zoo) + real_pairs(a.data)
+        adapters = tuple(f"adapt_{t.strip()}" for t in a.tools.split(",") if t.strip())
+        res = run(pairs, adapters, timeout_s=a.timeout)
+        res["command"] = "python benchmarks/peers/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        res["mode"] = "quick" if a.quick else "full"
+        res["finished"] = time.strftime("%Y-%m-%d %H:%M %Z")
+        a.out.parent.mkdir(parents=True, exist_ok=True)
+        a.out.write_text(json.dumps(_clean(res), indent=1, default=str, allow_nan=False) + "\n")
     md = markdown(res)
     print(md)
-    if a.md:
+    if a.md and not replace_block(a.md, "peers", run_facts(res) + "\n\n" + md):
         a.md.write_text(md + "\n")
+    if a.readme and not replace_block(a.readme, "peers-summary", readme_summary(res)):
+        print(f"note: {a.readme} has no <!-- peers-summary:start/end --> markers; not updated", file=sys.stderr)
     return 0
 
 

@@ -111,3 +111,22 @@ def test_every_installed_peer(run_mod: Any, pairs: list[Any]) -> None:
         assert r["error"] is None or r["related"] is None
     ran = {t for t, info in res["tools"].items() if info["unavailable"] is None}
     assert set(res["summary"]["tools"]) == ran and len(ran) == len(peers) + 1
+
+
+@pytest.mark.slow
+def test_cisco_labels_and_gguf_export(run_mod: Any, pairs: list[Any]) -> None:
+    peers, why = _installed(run_mod, ("adapt_cisco",))
+    if not peers:
+        pytest.skip("cisco-ai-provenance-kit not installed: " + "; ".join(why))
+    res = run_mod.run(pairs, peers, timeout_s=600, log=lambda _s: None)
+    recs = {r["b"]: r for r in res["records"]}
+    # an ONNX file is no Hugging Face folder: the tool errors, which counts as a wrong answer
+    assert recs["minilm-int8"]["related"] is None and recs["minilm-int8"]["error"]
+    # the permuted copy keeps the config: its metadata gate (MFI tier 1) decides "Confirmed Match" → related
+    perm = recs["minilm-perm"]
+    assert perm["raw"] == "Confirmed Match" and perm["related"] is True and perm["detail"]["mfi_tier"] == 1
+    # the GGUF was given the config.json + tokenizer.json transformers exports from it (prepare, untimed); the
+    # tool reads no GGUF weights, so it decides on metadata and tokenizer: another architecture, not matched
+    smol = recs["smollm2-q4_1"]
+    assert smol["error"] is None and smol["related"] is False and smol["raw"].startswith("Not Matched")
+    assert smol["detail"]["metadata_only"] and smol["score"] <= 0.65
