@@ -147,11 +147,11 @@ def tokenizer_sentence(relation: str, s: PairStats, sp: SpecialsDiff, p: float |
     if not sp.n_changed:
         spec = ""
     elif m:
-        spec = (f" with {sp.n_changed} special tokens changed (+{len(sp.only_b)} / -{len(sp.only_a)} / "
-                f"{len(sp.moved)} moved)")
+        spec = (f" with {sp.n_changed} special tokens changed (+{sp.n_only_b} / -{sp.n_only_a} / "
+                f"{sp.n_moved} moved)")
     else:
-        spec = (f"; {sp.n_changed} special tokens differ (+{len(sp.only_b)} only in {b}, -{len(sp.only_a)} only "
-                f"in {a}, {len(sp.moved)} moved)")
+        spec = (f"; {sp.n_changed} special tokens differ (+{sp.n_only_b} only in {b}, -{sp.n_only_a} only "
+                f"in {a}, {sp.n_moved} moved)")
     if relation == "identical":
         return f"identical to {entry}" if m else f"{b} is the same tokenizer as {a} ({size_a} ids, every token equal)"
     if relation == "identical-up-to-specials":

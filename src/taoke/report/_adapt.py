@@ -6,8 +6,9 @@ Known inputs (by their ``format`` field): ``taoke.compare`` (white-box lineage, 
 (re-rendering). Anything else with a ``format`` (e.g. an index search) becomes a generic report: its
 ``verdict``/``sentence`` fields if present, and its JSON in an appendix — never an error, never a guessed verdict.
 
-Results with a typed form are read back into it first (``Verdict.from_dict``, ``AuditResult.from_dict``), so the
-adapters read fields, not string keys. The "how sure" wording is :func:`taoke.wording.confidence_from_log10_p`.
+Results with a typed form are read back into it first (``Verdict.from_dict``, ``TokenizerComparison.from_dict``,
+``AuditResult.from_dict``), so the adapters read fields, not string keys (the black-box results are still read as
+dicts: their types have no ``from_dict`` yet). The "how sure" wording is :func:`taoke.wording.confidence_from_log10_p`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ def _from_compare(d: Mapping[str, Any]) -> dict[str, Any]:
     from taoke.verdict import Verdict
 
     return from_compare(Verdict.from_dict(d))
+
+
+def _from_tokenizer(d: Mapping[str, Any]) -> dict[str, Any]:
+    from taoke.tokenizers import TokenizerComparison
+
+    return from_tokenizer(TokenizerComparison.from_dict(d))
 
 
 def _from_audit(d: Mapping[str, Any]) -> dict[str, Any]:
@@ -55,7 +62,7 @@ def from_other(d: Mapping[str, Any]) -> dict[str, Any]:
 ADAPTERS: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "taoke.compare": _from_compare,
     "taoke.audit": _from_audit,
-    "taoke.tokenizer-comparison": from_tokenizer,
+    "taoke.tokenizer-comparison": _from_tokenizer,
     "taoke-probe-report/1": from_probe,
     "taoke-same-model/1": from_same_model,
 }

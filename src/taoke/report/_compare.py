@@ -12,6 +12,7 @@ from typing import Any
 from taoke.report._common import GENERAL_CAVEATS, fmt, histogram, log10_or_none, short_name
 from taoke.report._model import EvidenceRow, Plot, Table
 from taoke.report._tokenizer import tokenizer_plots
+from taoke.tokenizers import TokenizerComparison
 from taoke.verdict import Verdict, VerdictKind
 from taoke.whitebox.stdfp import StdFingerprint, published_null
 from taoke.wording import confidence_from_log10_p, p_text, tensors_state
@@ -66,13 +67,12 @@ def _num(x: float) -> str:
 def _rows(v: Verdict) -> tuple[EvidenceRow, ...]:
     ev, kind = v.evidence, v.kind
     rows: list[EvidenceRow] = []
-    tok = ev.tokenizer
-    if tok:
-        cal = (tok.get("calibration") or [{}])[0]
-        lp = log10_or_none(tok.get("p_value"))
+    if ev.tokenizer:
+        tok = TokenizerComparison.from_dict(ev.tokenizer)
+        lp = log10_or_none(tok.p_value)
         rows.append(EvidenceRow(
-            "tokenizer relation", f"{tok.get('relation')} (Jaccard {fmt((tok.get('stats') or {}).get('jaccard'))})",
-            p_text(lp), lp, cal.get("null", "—"), "supports", str(tok.get("summary", ""))))
+            "tokenizer relation", f"{tok.relation} (Jaccard {fmt(tok.stats.jaccard)})", p_text(lp), lp,
+            tok.calibration[0].null if tok.calibration else "—", "supports", tok.summary))
     ex = ev.exact
     if ex is not None:
         w = ex.worst
@@ -180,9 +180,8 @@ def compare_plots(v: Verdict) -> tuple[Plot, ...]:
         }))  # fmt: skip
     if ev.stdfp is not None:
         out.append(std_plot(ev.stdfp, short_name(ev.path_a), short_name(ev.path_b)))
-    tok = ev.tokenizer
-    if tok and tok.get("stats"):
-        out.extend(tokenizer_plots(tok))
+    if ev.tokenizer:
+        out.extend(tokenizer_plots(TokenizerComparison.from_dict(ev.tokenizer)))
     return tuple(out)
 
 

@@ -35,7 +35,7 @@ family); same-organisation pairs of different lineage are left out of it rather 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,6 +71,11 @@ class Calibration:
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Calibration:
+        return cls(str(d["statistic"]), float(d["value"]), float(d["p_value"]), float(d["threshold"]),
+                   float(d["fpr_at_threshold"]), str(d["null"]), int(d["null_n"]))  # fmt: skip
+
 
 @dataclass(frozen=True)
 class SpecialsDiff:
@@ -82,17 +87,39 @@ class SpecialsDiff:
     moved: tuple[tuple[str, int, int], ...]  # (text, id in A, id in B)
     only_a: tuple[SpecialToken, ...]
     only_b: tuple[SpecialToken, ...]
+    counts: tuple[int, int, int] | None = None  # (moved, only_a, only_b) read back from JSON, whose lists are cut
+
+    @property
+    def n_moved(self) -> int:
+        return len(self.moved) if self.counts is None else self.counts[0]
+
+    @property
+    def n_only_a(self) -> int:
+        return len(self.only_a) if self.counts is None else self.counts[1]
+
+    @property
+    def n_only_b(self) -> int:
+        return len(self.only_b) if self.counts is None else self.counts[2]
 
     @property
     def n_changed(self) -> int:
-        return len(self.moved) + len(self.only_a) + len(self.only_b)
+        return self.n_moved + self.n_only_a + self.n_only_b
 
     def to_dict(self, limit: int = 50) -> dict[str, Any]:
-        return {"n_a": self.n_a, "n_b": self.n_b, "same": self.same, "n_moved": len(self.moved),
-                "n_only_a": len(self.only_a), "n_only_b": len(self.only_b),
+        return {"n_a": self.n_a, "n_b": self.n_b, "same": self.same, "n_moved": self.n_moved,
+                "n_only_a": self.n_only_a, "n_only_b": self.n_only_b,
                 "moved": [list(m) for m in self.moved[:limit]],
                 "only_a": [s.to_dict() for s in self.only_a[:limit]],
                 "only_b": [s.to_dict() for s in self.only_b[:limit]]}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SpecialsDiff:
+        """Read back :meth:`to_dict`: the lists are the first ``limit`` entries; the counts are kept."""
+        return cls(int(d["n_a"]), int(d["n_b"]), int(d["same"]),
+                   tuple((str(t), int(i), int(j)) for t, i, j in d.get("moved") or ()),
+                   tuple(SpecialToken.from_dict(x) for x in d.get("only_a") or ()),
+                   tuple(SpecialToken.from_dict(x) for x in d.get("only_b") or ()),
+                   (int(d["n_moved"]), int(d["n_only_a"]), int(d["n_only_b"])))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -138,6 +165,19 @@ class TokenizerComparison:
             "only_a_sample": list(self.only_a_sample), "only_b_sample": list(self.only_b_sample),
             "seconds": self.seconds,
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TokenizerComparison:
+        """A comparison read back from its ``taoke.tokenizer-comparison`` JSON (what reports are built from)."""
+        return cls(
+            a=str(d["a"]), b=str(d["b"]), kind_a=str(d["kind_a"]), kind_b=str(d["kind_b"]), size_a=int(d["size_a"]),
+            size_b=int(d["size_b"]), relation=str(d["relation"]), related=bool(d["related"]),
+            stats=PairStats.from_dict(d["stats"]), calibration=tuple(Calibration.from_dict(c) for c in d["calibration"]),
+            alpha=float(d["alpha"]), specials=SpecialsDiff.from_dict(d["specials"]),
+            chat_template=str(d["chat_template"]), n_only_a=int(d["n_only_a"]), n_only_b=int(d["n_only_b"]),
+            only_a_sample=tuple(d.get("only_a_sample") or ()), only_b_sample=tuple(d.get("only_b_sample") or ()),
+            summary=str(d["summary"]), seconds=float(d.get("seconds", 0.0)),
+        )  # fmt: skip
 
 
 def show_token(t: bytes | None) -> str:

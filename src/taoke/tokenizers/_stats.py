@@ -24,6 +24,7 @@ Speed: Python set/dict operations over bytes plus numpy; ~0.1–0.3 s for two 15
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,6 +46,10 @@ class MergeAgreement:
     def to_dict(self) -> dict[str, Any]:
         return {"n_a": self.n_a, "n_b": self.n_b, "common_prefix": self.common_prefix, "shared": self.shared,
                 "shared_share": self.shared_share}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> MergeAgreement:
+        return cls(int(d["n_a"]), int(d["n_b"]), int(d["common_prefix"]), int(d["shared"]), float(d["shared_share"]))
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,12 @@ class PairStats:
         d = {k: getattr(self, k) for k in self.__dataclass_fields__ if k != "merges"}
         d["merges"] = self.merges.to_dict() if self.merges else None
         return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PairStats:
+        m = d.get("merges")
+        fields = {k: d[k] for k in cls.__dataclass_fields__ if k != "merges"}
+        return cls(**fields, merges=None if m is None else MergeAgreement.from_dict(m))
 
 
 TAIL_SIZE_CAP = 2

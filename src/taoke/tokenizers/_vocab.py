@@ -160,6 +160,10 @@ class SpecialToken:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "text": self.text, "type": self.type.name.lower()}
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SpecialToken:
+        return cls(int(d["id"]), str(d["text"]), TokenType[str(d["type"]).upper()])
+
 
 @dataclass(frozen=True, eq=False)
 class Vocab:
