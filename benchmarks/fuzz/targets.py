@@ -106,9 +106,10 @@ class _Kinds:
         return True
 
 
-def exercise_checkpoint(location: str) -> None:
+def exercise_checkpoint(location: str, *, read_tensors: bool = True) -> None:
     """What a user does with a checkpoint, every call guarded separately so one refused tensor does not hide the
-    next one's behaviour."""
+    next one's behaviour. ``read_tensors=False`` skips the checkpoint-level reads (the HF-folder target, whose
+    weights file is fixed: its roles are still read through ``get``, which the fuzzed config steers)."""
     import taoke
     from taoke.model import Model
 
@@ -124,7 +125,7 @@ def exercise_checkpoint(location: str) -> None:
         _try(ck.embedded_tokenizer)
         _try(lambda: ck.file_size)
         kinds = _Kinds()
-        for name in list(infos)[:MAX_TENSORS]:
+        for name in list(infos)[:MAX_TENSORS] if read_tensors else ():
             info = infos[name]
             for rows in _row_selections(info.n_rows, kinds.first((info.dtype, len(info.shape)))):
                 _try(lambda rows=rows, name=name: ck.read(name, rows=rows))
@@ -275,7 +276,7 @@ class Harness:
             k = data[0] % len(_seeds.HF_VARIANTS)
             d = self._folders[k]
             self._put(d / _seeds.HF_VARIANTS[k][1], data[1:])
-            exercise_checkpoint(str(d))
+            exercise_checkpoint(str(d), read_tensors=_seeds.HF_VARIANTS[k][0] == "torch-index")
         elif t == "fingerprint":
             p = self.work / "model.tkfp"
             if not data or data[0] == 0:

@@ -363,8 +363,9 @@ def load_sentencepiece(path: str, *, name: str | None = None) -> Vocab:
     sp = spm.SentencePieceProcessor()
     try:
         ok = sp.Load(path)
-    except (RuntimeError, OSError) as e:
-        raise TokenizerError(f"not a valid SentencePiece model ({str(e)[:80]})", subject=path) from None
+    except (RuntimeError, OSError, ValueError) as e:  # ValueError: a message quoting bytes that are not UTF-8
+        raise TokenizerError(f"not a valid SentencePiece model ({type(e).__name__}: {str(e)[:80]})",
+                             subject=path) from None
     if not ok:
         raise TokenizerError("not a valid SentencePiece model", subject=path)
     n = sp.GetPieceSize()
@@ -372,7 +373,10 @@ def load_sentencepiece(path: str, *, name: str | None = None) -> Vocab:
     types: list[TokenType] = []
     specials: list[SpecialToken] = []
     for i in range(n):
-        piece = sp.IdToPiece(i)
+        try:
+            piece = sp.IdToPiece(i)
+        except (RuntimeError, ValueError) as e:
+            raise TokenizerError(f"piece {i} is unreadable ({type(e).__name__})", subject=path) from None
         if sp.IsControl(i):
             ty = TokenType.CONTROL
         elif sp.IsUnknown(i):
