@@ -45,6 +45,8 @@ from taoke.roles import (
     RoleMap,
     RoleName,
     TensorRef,
+    expert_role,
+    layer_role,
     map_roles,
     parse_role,
 )
@@ -281,18 +283,18 @@ def infer_config(roles: RoleMap) -> ModelConfig:
         r = refs.get(role)
         return r.shape if r is not None else None
 
-    emb = shape("embed")
+    emb = shape(RoleName.EMBED)
     vocab, d = (emb[0], emb[1]) if emb and len(emb) == 2 else (None, None)
-    up = shape("layers.0.mlp.up") or shape("layers.0.mlp.experts.0.up")
-    q, k = shape("layers.0.attn.q"), shape("layers.0.attn.k")
-    qn = shape("layers.0.attn.q_norm")
+    up = shape(layer_role(0, RoleName.MLP_UP)) or shape(expert_role(0, 0, RoleName.EXPERT_UP))
+    q, k = shape(layer_role(0, RoleName.ATTN_Q)), shape(layer_role(0, RoleName.ATTN_K))
+    qn = shape(layer_role(0, RoleName.ATTN_Q_NORM))
     head_dim = qn[0] if qn else None
     heads = q[0] // head_dim if (q and head_dim) else None
     kv = k[0] // head_dim if (k and head_dim) else None
     has_norm = any(parse_role(r).is_norm for r in refs)
     norm_bias = any(r.endswith(".bias") and parse_role(r).is_norm for r in refs)
-    experts = {parse_role(r).expert for r in refs if r.startswith("layers.0.mlp.experts.")}
-    pos = shape("pos_embed")
+    experts = {p.expert for p in map(parse_role, refs) if p.layer == 0 and p.expert is not None}
+    pos = shape(RoleName.POS_EMBED)
     return ModelConfig(
         architecture=roles.family if roles.family != "unknown" else None,
         hidden_size=d,
@@ -304,7 +306,7 @@ def infer_config(roles: RoleMap) -> ModelConfig:
         vocab_size=vocab,
         max_position=pos[0] if pos else None,
         norm_type=("layernorm" if norm_bias else "rmsnorm") if has_norm else None,
-        tie_embeddings=("lm_head" not in refs) if (emb and "type_embed" not in refs) else None,
+        tie_embeddings=(RoleName.LM_HEAD not in refs) if (emb and RoleName.TYPE_EMBED not in refs) else None,
         num_experts=len(experts) or None,
         source="inferred-from-shapes",
     )
