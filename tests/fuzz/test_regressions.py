@@ -9,32 +9,21 @@ under 64 MB (the inputs are a few KB).
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.fuzz import fuzz_module
+
 HERE = Path(__file__).resolve().parent
 MANIFEST = json.loads((HERE / "regressions" / "MANIFEST.json").read_text())
 
 
-def _targets() -> Any:
-    sys.path.insert(0, str(ROOT / "benchmarks" / "fuzz"))
-    spec = importlib.util.spec_from_file_location("fuzz_targets", ROOT / "benchmarks" / "fuzz" / "targets.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["fuzz_targets"] = mod
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope="module")
 def targets(data_dir: Path) -> Any:
-    return _targets()
+    return fuzz_module("targets")
 
 
 def test_manifest_lists_every_input() -> None:

@@ -8,9 +8,7 @@ the real F32 ``output_norm.weight`` bytes, plus the one lying or degenerate tens
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -22,17 +20,13 @@ import taoke
 from taoke.errors import CorruptFile, TaokeError
 from taoke.io import open_checkpoint
 
-ROOT = Path(__file__).resolve().parents[2]
 F32 = 0  # ggml type
 
 
 def _seeds() -> Any:
-    spec = importlib.util.spec_from_file_location("fuzz_seeds", ROOT / "benchmarks" / "fuzz" / "seeds.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["fuzz_seeds"] = mod
-    spec.loader.exec_module(mod)
-    return mod
+    from tests.fuzz import fuzz_module
+
+    return fuzz_module("seeds")
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +47,21 @@ def _gguf(parts: tuple[list[Any], bytes], extra: list[tuple[str, tuple[int, ...]
     kvs, norm = parts
     kvs = list(kvs) + ([("general.description", 8, b"x" * pad, None)] if pad else [])
     return _seeds().gguf_bytes(kvs, [("output_norm.weight", (576,), F32, norm), *extra])
+
+
+def _refused(fn: Any, exc: type[TaokeError], path: Path, match: str | None = None, limit: int = 16 << 20) -> TaokeError:
+    """``fn()`` raises ``exc`` (one printable line naming ``path``) with a traced peak (numpy's buffers included)
+    under ``limit`` bytes: the lie was refused before anything was sized from it."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(exc, match=match) as e:
+            fn()
+    finally:
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+    _one_line(e.value, path)
+    assert peak < limit, peak
+    return e.value
 
 
 def _one_line(e: TaokeError, path: Path) -> str:
@@ -104,26 +113,11 @@ def test_gguf_lie_of_gigabytes_refused_before_allocation(real_gguf_parts: Any, t
     with open_checkpoint(path) as ck:
         assert ck.truncated and ck.info("token_embd.weight").nbytes == 40000 * 40000 * 4
         for rows in (None, slice(0, 20000), [39999, 0]):
-            tracemalloc.start()
-            try:
-                with pytest.raises(CorruptFile, match="past the end of the file") as e:
-                    ck.read("token_embd.weight", rows=rows)
-            finally:
-                peak = tracemalloc.get_traced_memory()[1]
-                tracemalloc.stop()
-            _one_line(e.value, path)
-            assert peak < 16 << 20, (rows, peak)
+            _refused(lambda rows=rows: ck.read("token_embd.weight", rows=rows), CorruptFile, path,
+                     "past the end of the file")
         assert np.array_equal(ck.read("output_norm.weight"), np.frombuffer(real_gguf_parts[1], "<f4"))
     with taoke.open(str(path)) as m:
-        tracemalloc.start()
-        try:
-            with pytest.raises(TaokeError) as e:
-                m.get("embed")
-        finally:
-            peak = tracemalloc.get_traced_memory()[1]
-            tracemalloc.stop()
-        _one_line(e.value, path)
-        assert peak < 16 << 20, peak
+        _refused(lambda: m.get("embed"), TaokeError, path)
 
 
 def test_safetensors_lie_of_gigabytes_refused_at_open(minilm_dir: Path, tmp_path: Path) -> None:
@@ -137,15 +131,7 @@ def test_safetensors_lie_of_gigabytes_refused_at_open(minilm_dir: Path, tmp_path
     raw = json.dumps(header).encode()
     path = tmp_path / "model.safetensors"
     path.write_bytes(len(raw).to_bytes(8, "little") + raw + data[8 + n :])
-    tracemalloc.start()
-    try:
-        with pytest.raises(CorruptFile, match="past the end of the data") as err:
-            open_checkpoint(path)
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    _one_line(err.value, path)
-    assert peak < 16 << 20, peak
+    _refused(lambda: open_checkpoint(path), CorruptFile, path, "past the end of the data")
 
 
 def test_gguf_lying_zero_width_rows(real_gguf_parts: Any, tmp_path: Path) -> None:
@@ -215,12 +201,4 @@ def test_torch_pickle_lies_refused_before_allocation(tmp_path: Path, lie: bytes)
 
     path = tmp_path / "legacy.bin"
     path.write_bytes(pickle.dumps(_LEGACY_MAGIC, protocol=2) + pickle.dumps(1001, protocol=2) + b"\x80\x02" + lie)
-    tracemalloc.start()
-    try:
-        with pytest.raises(CorruptFile) as e:
-            open_checkpoint(path)
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    _one_line(e.value, path)
-    assert peak < 16 << 20, peak
+    _refused(lambda: open_checkpoint(path), CorruptFile, path)
