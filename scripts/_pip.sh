@@ -6,7 +6,7 @@
 #   the PyTorch CPU index (TAOKE_TORCH_INDEX, default https://download.pytorch.org/whl/cpu); and only then the
 #   default index, with a warning. Its dependencies come from the normal index afterwards.
 # llama-cpp-python: compiled at install time, by default for the build CPU (GGML_NATIVE); that build crashes in
-#   llama_decode on CPUs with AVX-512/AMX. install_llama builds 0.3.36 with portable flags (no wheel cache, so a
+#   llama_decode on CPUs with AVX-512 and AMX. install_llama builds 0.3.36 with portable flags (no wheel cache, so a
 #   native wheel built earlier is never reused); scripts/check_llama_cpp.py verifies a multi-token decode.
 
 TAOKE_TORCH=${TAOKE_TORCH:-torch==2.13.0}

@@ -5,8 +5,8 @@
 
 llama-cpp-python compiles llama.cpp when it is installed, by default for the CPU it is built on
 (``GGML_NATIVE``). Built that way, version 0.3.36 dies with SIGSEGV in ``llama_decode`` on the first batched
-decode (any prompt of two or more tokens) on CPUs with AVX-512/AMX, while loading the model and one-token
-decodes work — so a server starts, answers ``/v1/models``, and dies on its first chat request. The check runs
+decode (any prompt of two or more tokens) on a CPU with AVX-512 and AMX, while loading the model and one-token
+decodes work (on an AVX-512 CPU without AMX the native build was measured to work) — so a server starts, answers ``/v1/models``, and dies on its first chat request. The check runs
 one multi-token decode of a real GGUF (default: the data set's SmolLM2-135M-Instruct, ``$TAOKE_DATA``) in a child
 process and reads its exit status.
 

@@ -131,9 +131,9 @@ def test_requantised_copy_is_the_same_model(smollm2_gguf: Path, tmp_path: Path) 
 
 
 # -- the server decodes multi-token prompts (issue 12) ----------------------------------------------------------
-# A llama-cpp-python compiled for another CPU (GGML_NATIVE on a build host without AVX-512/AMX, or the reverse)
-# loads the model and serves /v1/models, then dies with SIGSEGV on its first batched decode (>= 2 tokens). Every
-# chat request is such a decode; these requests go straight to the server's OpenAI API, without taoke's client.
+# A llama-cpp-python 0.3.36 compiled natively (GGML_NATIVE) on a CPU with AVX-512 and AMX loads the model and
+# serves /v1/models, then dies with SIGSEGV on its first batched decode (>= 2 tokens). Every chat request is such
+# a decode; these requests go straight to the server's OpenAI API, without taoke's client.
 LONG_PROMPT = " ".join(f"Item {i}: the {w} fox jumps over the lazy dog." for i, w in
                        enumerate(["quick", "slow", "red", "grey", "small", "old", "young", "clever"] * 4))  # fmt: skip
 
