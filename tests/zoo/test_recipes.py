@@ -48,3 +48,21 @@ def test_names_are_registered_once() -> None:
     with pytest.raises(UsageError, match="relation"):
         register(Recipe("test-not-a-relation", _noop, base=None, relation="original", transform="x", group="g"))
     assert "test-not-a-relation" not in {r.name for r in recipes()}
+
+
+def test_entries_no_loaded_recipe_knows_are_kept(data_dir: Path, tmp_path: Path) -> None:
+    """zoo.json is shared by every version and module that builds into it: a build keeps the entries it does not
+    know (another helper's recipes) instead of dropping them from the manifest."""
+    import json
+
+    from taoke.zoo.build import build_zoo
+    from taoke.zoo.manifest import ZooEntry, ZooManifest
+
+    real = ZooManifest.load(data_dir / "zoo")
+    keep = [real.entry(o.name) for o in originals()]  # their recorded sha256: nothing is re-hashed
+    foreign = ZooEntry("foreign-entry", "foreign-entry", "minilm", "derived", "something-else", group="minilm-l6-h384")
+    doc = ZooManifest(str(tmp_path), (*keep, foreign), dict(real.info)).to_dict()
+    (tmp_path / "zoo.json").write_text(json.dumps(doc))
+    m = build_zoo(tmp_path, only=(), data_dir=data_dir, rng_seed=int(real.info.get("rng_seed", 0)))
+    assert m.entry("foreign-entry").transform == "something-else"
+    assert ZooManifest.load(tmp_path).entry("foreign-entry").base == "minilm"

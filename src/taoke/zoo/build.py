@@ -170,6 +170,8 @@ def _build_locked(
         log(f"{s.name}: done in {secs:.1f}s ({size / 1e6:.0f} MB)")
         _save(dest, entries, info | _corpus_info(ctx))
     order = [o.name for o in origs] + [s.name for s in specs]
+    # entries of zoo.json that no loaded recipe knows (another version or module built them) are kept as they are
+    order += [n for n in entries if n not in set(order)]
     manifest = ZooManifest(
         root=str(dest),
         entries=tuple(entries[n] for n in order if n in entries),
