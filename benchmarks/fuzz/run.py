@@ -5,6 +5,9 @@ Each target (:mod:`targets`) runs in its own process, seeded from small real-der
 
 * an address-space cap (``setrlimit(RLIMIT_AS)``, default +1024 MB over the process after its imports): an
   allocation the input's bytes cannot back fails with ``MemoryError``, which is a finding;
+* an RSS-growth check: the input after which the process's peak RSS grew more than ``--rss-growth-mb``
+  (default 192) over its start is a finding (``MemoryBound``): something touched far more memory than a
+  64 KB input can back, even below the address-space cap;
 * libFuzzer's ``-rss_limit_mb`` (default 2048) and ``-timeout`` (default 20 s per input): exceeding either is a
   finding (libFuzzer writes the input as ``oom-*``/``timeout-*``);
 * every exception that is not a one-line :class:`taoke.errors.TaokeError` naming its subject recorded once per

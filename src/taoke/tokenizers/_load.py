@@ -109,6 +109,18 @@ def _default_name(path: str) -> str:
     return base
 
 
+#: what reading a tokenizer file of an unexpected shape raises in the loaders below (int() of a dict, .get on a
+#: list, a missing key); memory is bounded separately (ids against the entries, see _check_ids)
+_SHAPE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError)
+
+
+def _check_ids(n: int, entries: int, path: str, what: str = "token id") -> None:
+    """A vocabulary of ``entries`` tokens whose largest id is ``n - 1``: refuse ids that would size the token table
+    far beyond what the file lists (real vocabularies are dense: one id per entry, give or take reserved slots)."""
+    if n > 10_000_000 or n > 4 * entries + 65536:
+        raise TokenizerError(f"implausible {what} {n - 1} for {entries} entries", subject=path)
+
+
 def _load_file(path: str, *, name: str | None) -> Vocab:
     size = os.path.getsize(path)
     with open(path, "rb") as f:
@@ -121,14 +133,17 @@ def _load_file(path: str, *, name: str | None) -> Vocab:
             hint="pass the tokenizer file, a GGUF, or the model folder",
         )
     stripped = head.lstrip()
-    if stripped[:1] == b"{":
-        return _from_json(path, name=name)
-    if _looks_like_tiktoken(path):
-        return load_tiktoken(path, name=name)
-    if head[:1] == b"\x0a":  # protobuf field 1 (pieces), length-delimited: a SentencePiece model
-        return load_sentencepiece(path, name=name)
-    if path.lower().endswith(".txt") and _looks_like_text_vocab(path):
-        return load_vocab_txt(path, name=name)
+    try:
+        if stripped[:1] == b"{":
+            return _from_json(path, name=name)
+        if _looks_like_tiktoken(path):
+            return load_tiktoken(path, name=name)
+        if head[:1] == b"\x0a":  # protobuf field 1 (pieces), length-delimited: a SentencePiece model
+            return load_sentencepiece(path, name=name)
+        if path.lower().endswith(".txt") and _looks_like_text_vocab(path):
+            return load_vocab_txt(path, name=name)
+    except _SHAPE_ERRORS as e:  # a JSON of the wrong shape ("rank": {}, "id": "x", "config": []) is malformed
+        raise TokenizerError(f"malformed tokenizer file ({type(e).__name__}: {str(e)[:80]})", subject=path) from None
     # a weights file: let the checkpoint readers find its tokenizer
     try:
         from taoke.io import open_checkpoint
@@ -288,8 +303,9 @@ def load_hf_json(path: str, *, doc: Mapping[str, Any] | None = None, name: str |
         kind, conv = "spm-bpe", spm_to_bytes
     added = [a for a in doc.get("added_tokens") or [] if isinstance(a, dict) and "id" in a and "content" in a]
     n = max([i for _, i in pairs] + [int(a["id"]) for a in added] + [-1]) + 1
-    if n > 10_000_000 or any(i < 0 for _, i in pairs):
-        raise TokenizerError(f"implausible token ids (max {n - 1})", subject=path)
+    if any(i < 0 for _, i in pairs) or any(int(a["id"]) < 0 for a in added):
+        raise TokenizerError("negative token id", subject=path)
+    _check_ids(n, len(pairs) + len(added), path)
     tokens: list[bytes | None] = [None] * n
     types: list[TokenType] = [TokenType.UNUSED] * n
     spm_like = kind in ("spm-bpe", "spm-unigram")
@@ -427,8 +443,9 @@ def _ranked(ranked: Iterable[tuple[bytes, int]], path: str, *, offset: int = 0, 
     if limit is not None:
         pairs = [(t, i) for t, i in pairs if i < limit]
     n = max((i for _, i in pairs), default=-1) + 1
-    if n > 10_000_000:
-        raise TokenizerError(f"implausible rank {n - 1}", subject=path)
+    if any(i < 0 for _, i in pairs):
+        raise TokenizerError("negative rank", subject=path)
+    _check_ids(n, len(pairs) + min(max(offset, 0), 65536), path, "rank")
     tokens: list[bytes | None] = [None] * n
     types: list[TokenType] = [TokenType.UNUSED] * n
     for t, i in pairs:
@@ -496,8 +513,12 @@ def load_claude_json(path: str, *, doc: Mapping[str, Any] | None = None, name: s
         ranked.extend((_b64(t, path), off + k) for k, t in enumerate(parts[1:]))
     tokens, types = _ranked(ranked, path)
     specials = []
-    for text, i in sorted((doc.get("special_tokens") or {}).items(), key=lambda kv: kv[1]):
+    specials_raw = doc.get("special_tokens") or {}
+    for text, i in sorted(specials_raw.items(), key=lambda kv: kv[1]):
         i = int(i)
+        if i < 0:
+            raise TokenizerError("negative special token id", subject=path)
+        _check_ids(i + 1, len(tokens) + len(specials_raw), path, "special token id")
         while i >= len(tokens):
             tokens.append(None)
             types.append(TokenType.UNUSED)
