@@ -202,3 +202,30 @@ def test_torch_pickle_lies_refused_before_allocation(tmp_path: Path, lie: bytes)
     path = tmp_path / "legacy.bin"
     path.write_bytes(pickle.dumps(_LEGACY_MAGIC, protocol=2) + pickle.dumps(1001, protocol=2) + b"\x80\x02" + lie)
     _refused(lambda: open_checkpoint(path), CorruptFile, path)
+
+
+def test_tokenizer_id_lie_refused_before_allocation(minilm_dir: Path, tmp_path: Path) -> None:
+    """The real MiniLM tokenizer.json with one token moved to id 9,999,999: the loader would size two tables of
+    10M entries for 30,522 tokens; it is one TokenizerError line, with a small peak."""
+    from taoke import tokenizers
+    from taoke.errors import TokenizerError
+
+    doc = json.loads((minilm_dir / "tokenizer.json").read_text())
+    doc["model"]["vocab"]["hello"] = 9_999_999
+    path = tmp_path / "tokenizer.json"
+    path.write_text(json.dumps(doc))
+    e = _refused(lambda: tokenizers.load(str(path)), TokenizerError, path, "implausible token id", limit=64 << 20)
+    assert "9999999 for 30527 entries" in str(e)  # 30,522 tokens + 5 added (they count once each)
+
+
+def test_tokenizer_json_of_the_wrong_shape(minilm_dir: Path, tmp_path: Path) -> None:
+    from taoke import tokenizers
+    from taoke.errors import TokenizerError
+
+    doc = json.loads((minilm_dir / "tokenizer.json").read_text())
+    doc["model"]["vocab"]["hello"] = {"not": "an id"}
+    path = tmp_path / "tokenizer.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(TokenizerError, match="malformed tokenizer file") as e:
+        tokenizers.load(str(path))
+    _one_line(e.value, path)
