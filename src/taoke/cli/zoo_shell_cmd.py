@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import typer
@@ -37,7 +38,7 @@ def shell_cmd(
     from taoke.zoo.shell import DEFAULT_BASE, build_shell
 
     gguf = base or default_data_dir() / DEFAULT_BASE
-    with err_console.status("building the shell model…", spinner="dots") if not as_json else _Null():
+    with err_console.status("building the shell model…", spinner="dots") if not as_json else nullcontext():
         res = build_shell(gguf, folder, seed=seed, noise=noise, name=name, force=force)
 
     def render(c):  # type: ignore[no-untyped-def]
@@ -48,11 +49,3 @@ def shell_cmd(
         c.print(f"  what was done, for checking: {res.recipe_file}")
 
     emit(res.to_dict(), as_json, render)
-
-
-class _Null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
