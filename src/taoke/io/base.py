@@ -11,6 +11,7 @@ Values that cross module boundaries are frozen dataclasses: :class:`TensorInfo`,
 
 from __future__ import annotations
 
+import math
 import struct
 import zipfile
 import zlib
@@ -47,6 +48,27 @@ def numel(shape: Sequence[int]) -> int:
     for d in shape:
         n *= int(d)
     return n
+
+
+def config_int(v: Any) -> int | None:
+    """An integer hyper-parameter as a config or header declares it, or None: JSON floats that are whole numbers
+    count, NaN/inf/fractions/strings/booleans/other types do not (a hostile config cannot make ``d // heads``
+    raise or a head count a string)."""
+    if isinstance(v, bool | np.bool_) or not isinstance(v, int | float | np.integer | np.floating):
+        return None
+    if isinstance(v, float | np.floating):
+        return int(v) if math.isfinite(v) and float(v).is_integer() else None
+    return int(v)
+
+
+def config_float(v: Any) -> float | None:
+    """A float hyper-parameter (epsilon, rope base), or None (an integer too large for a float, a string, ...)."""
+    if isinstance(v, bool | np.bool_) or not isinstance(v, int | float | np.integer | np.floating):
+        return None
+    try:
+        return float(v)
+    except OverflowError:
+        return None
 
 
 def check_shape(shape: Sequence[int], *, limit: int, subject: str, what: str = "tensor") -> tuple[int, ...]:

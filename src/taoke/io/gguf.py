@@ -54,6 +54,8 @@ from taoke.io.base import (
     RowSelector,
     TensorInfo,
     check_shape,
+    config_float,
+    config_int,
     gather_rows,
 )
 from taoke.io.source import Source
@@ -442,12 +444,13 @@ class GGUFCheckpoint(Checkpoint):
         arch = self.architecture
         extra: dict[str, Any] = {}
 
-        def scalar(suffix: str) -> Any:
+        def scalar(suffix: str) -> int | None:
             v = self._arch_kv(suffix)
             if isinstance(v, list):  # per-layer values (e.g. OpenELM head counts): keep them, report the max
                 extra[suffix + ".per_layer"] = v
-                return max(v) if v else None
-            return v
+                ints = [config_int(x) for x in v]
+                return max(ints) if ints and None not in ints else None  # type: ignore[type-var]
+            return config_int(v)
 
         d = scalar("embedding_length")
         heads = scalar("attention.head_count")
@@ -455,9 +458,9 @@ class GGUFCheckpoint(Checkpoint):
         if head_dim is None and d and heads:
             head_dim = d // heads
         if self._arch_kv("attention.layer_norm_rms_epsilon") is not None:
-            norm_type, eps = "rmsnorm", self._arch_kv("attention.layer_norm_rms_epsilon")
+            norm_type, eps = "rmsnorm", config_float(self._arch_kv("attention.layer_norm_rms_epsilon"))
         elif self._arch_kv("attention.layer_norm_epsilon") is not None:
-            norm_type, eps = "layernorm", self._arch_kv("attention.layer_norm_epsilon")
+            norm_type, eps = "layernorm", config_float(self._arch_kv("attention.layer_norm_epsilon"))
         else:
             norm_type, eps = None, None
         tokens = self._big.get("tokenizer.ggml.tokens")
@@ -493,7 +496,7 @@ class GGUFCheckpoint(Checkpoint):
             max_position=scalar("context_length"),
             norm_type=norm_type,
             norm_eps=eps,
-            rope_theta=scalar("rope.freq_base"),
+            rope_theta=config_float(self._arch_kv("rope.freq_base")),
             tie_embeddings=tie,
             num_experts=scalar("expert_count"),
             source="gguf-metadata",

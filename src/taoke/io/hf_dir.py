@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import glob
 import json
-import math
 import os
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
@@ -32,7 +31,15 @@ from typing import Any, TypeVar
 import numpy as np
 
 from taoke.errors import CorruptFile, RemoteError, UnsupportedFormat
-from taoke.io.base import Checkpoint, ModelCard, ModelConfig, RowSelector, TensorInfo
+from taoke.io.base import (
+    Checkpoint,
+    ModelCard,
+    ModelConfig,
+    RowSelector,
+    TensorInfo,
+    config_float,
+    config_int,
+)
 
 __all__ = ["HFDirCheckpoint", "ShardedCheckpoint", "config_from_dict", "parse_front_matter", "find_weights"]
 
@@ -59,23 +66,6 @@ def _first(d: Mapping[str, Any], *keys: str) -> Any:
     return None
 
 
-def _int(v: Any) -> int | None:
-    """An integer field of a config (JSON floats such as ``1e400``/NaN, strings and booleans give None)."""
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return None
-    return int(v) if isinstance(v, int) or math.isfinite(v) else None
-
-
-def _float(v: Any) -> float | None:
-    """A float field of a config (an integer too large for a float gives None, not OverflowError)."""
-    if isinstance(v, bool) or not isinstance(v, int | float):
-        return None
-    try:
-        return float(v)
-    except OverflowError:
-        return None
-
-
 def config_from_dict(raw: Mapping[str, Any], *, source: str = "config.json") -> ModelConfig:
     """Map a transformers ``config.json`` onto :class:`ModelConfig`.
 
@@ -89,16 +79,16 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str = "config.json") -> 
     if isinstance(text, dict):
         d.update({k: v for k, v in text.items() if v is not None})
     arch = top.get("model_type") or d.get("model_type")
-    hidden = _int(_first(d, "hidden_size", "n_embd", "d_model"))
-    layers = _int(_first(d, "num_hidden_layers", "n_layer", "num_layers"))
-    heads = _int(_first(d, "num_attention_heads", "n_head", "num_heads"))
-    kv = _int(_first(d, "num_key_value_heads", "num_kv_heads", "multi_query_group_num"))
+    hidden = config_int(_first(d, "hidden_size", "n_embd", "d_model"))
+    layers = config_int(_first(d, "num_hidden_layers", "n_layer", "num_layers"))
+    heads = config_int(_first(d, "num_attention_heads", "n_head", "num_heads"))
+    kv = config_int(_first(d, "num_key_value_heads", "num_kv_heads", "multi_query_group_num"))
     if kv is None:
         kv = heads
-    head_dim = _int(d.get("head_dim"))
+    head_dim = config_int(d.get("head_dim"))
     if head_dim is None and hidden and heads:
         head_dim = hidden // heads
-    inter = _int(_first(d, "intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size"))
+    inter = config_int(_first(d, "intermediate_size", "n_inner", "ffn_dim", "ffn_hidden_size"))
     if inter is None and arch == "gpt2" and hidden:
         inter = 4 * hidden
     if "rms_norm_eps" in d:
@@ -123,15 +113,15 @@ def config_from_dict(raw: Mapping[str, Any], *, source: str = "config.json") -> 
         num_kv_heads=kv,
         head_dim=head_dim,
         intermediate_size=inter,
-        vocab_size=_int(d.get("vocab_size")),
-        max_position=_int(_first(d, "max_position_embeddings", "n_positions", "n_ctx", "seq_length")),
+        vocab_size=config_int(d.get("vocab_size")),
+        max_position=config_int(_first(d, "max_position_embeddings", "n_positions", "n_ctx", "seq_length")),
         norm_type=norm_type,
-        norm_eps=_float(eps),
+        norm_eps=config_float(eps),
         activation=act if isinstance(act := _first(d, "hidden_act", "hidden_activation", "activation_function"),
                                      str) else None,
-        rope_theta=_float(rope),
+        rope_theta=config_float(rope),
         tie_embeddings=bool(tie) if isinstance(tie, bool) else None,
-        num_experts=_int(_first(d, "num_local_experts", "num_experts", "n_routed_experts")),
+        num_experts=config_int(_first(d, "num_local_experts", "num_experts", "n_routed_experts")),
         source=source,
         extra=dict(raw),
     )
