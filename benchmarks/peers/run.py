@@ -148,7 +148,8 @@ def prepare(adapter: str, py: Path, paths: list[str], log: Any = print, timeout_
     for path in paths:
         q = subprocess.run([str(py), str(HERE / "_child.py"), "--prepare", adapter, path], capture_output=True,
                            text=True, timeout=timeout_s, env=env, cwd=str(HERE))  # fmt: skip
-        lines = (q.stdout + q.stderr).strip().splitlines() or [f"exit {q.returncode}"]
+        out = q.stdout if q.returncode == 0 else q.stdout + q.stderr
+        lines = out.strip().splitlines() or [f"exit {q.returncode}"]
         log(f"prepare {adapter.removeprefix('adapt_')} {Path(path).name}: {lines[-1][:200]}")
 
 
