@@ -229,3 +229,18 @@ def test_tokenizer_json_of_the_wrong_shape(minilm_dir: Path, tmp_path: Path) -> 
     with pytest.raises(TokenizerError, match="malformed tokenizer file") as e:
         tokenizers.load(str(path))
     _one_line(e.value, path)
+
+
+def test_gguf_hyper_parameters_of_the_wrong_type(real_gguf_parts: Any, tmp_path: Path) -> None:
+    """The real SmolLM2 key/values with the width as a string and the head count as NaN: the config says
+    "unknown" for both (no ``d // heads`` on a string), and the model still opens and maps its roles."""
+    kvs, norm = real_gguf_parts
+    bad = {"llama.embedding_length": (8, b"576"), "llama.attention.head_count": (6, float("nan"))}
+    kvs = [(k, *bad[k], None) if k in bad else (k, t, v, it) for k, t, v, it in kvs]
+    path = tmp_path / "types.gguf"
+    path.write_bytes(_gguf((kvs, norm), []))
+    with taoke.open(str(path)) as m:
+        cfg = m.checkpoint.config()
+        assert cfg.hidden_size is None and cfg.num_heads is None and cfg.head_dim is None
+        assert cfg.num_kv_heads == 3 and cfg.num_layers == 30
+        assert "final_norm" in m.roles.refs
