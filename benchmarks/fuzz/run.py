@@ -112,6 +112,19 @@ def run_target(target: str, out: Path, *, runs: int | None, seconds: int | None,
     return res
 
 
+def markdown(results: list[dict[str, Any]]) -> str:
+    """The results as a Markdown table (docs/hostile-files.md)."""
+    rows = ["| reader (target) | fuzzed inputs | findings | exec/s | peak RSS (MB) | coverage (edges) | corpus |",
+            "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        rows.append(f"| {r['target']} | {r['executions']:,d} | {r['findings']} | {r['exec_per_s'] or 0:,.0f} | "
+                    f"{r['peak_rss_mb']} | {r['coverage']} | {r['corpus']} |")
+    total = sum(r["executions"] for r in results)
+    rows.append(f"| **all** | **{total:,d}** | **{sum(r['findings'] for r in results)}** | | "
+                f"{max((r['peak_rss_mb'] or 0) for r in results)} | | |")
+    return "\n".join(rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--only", nargs="*", choices=targets.TARGETS, help="targets to run (default: all)")
@@ -124,7 +137,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="peak RSS growth over the start that flags the input which caused it")
     ap.add_argument("--timeout", type=int, default=20, help="seconds per input before it counts as a hang")
     ap.add_argument("--max-len", type=int, default=65536, help="largest input libFuzzer makes (bytes)")
+    ap.add_argument("--md", type=Path, help="print the Markdown table of this summary.json (and run nothing)")
     args = ap.parse_args(argv)
+    if args.md is not None:
+        doc = json.loads(args.md.read_text())
+        print(markdown(doc["targets"] + doc.get("earlier_targets", [])))
+        return 0
     if args.runs is None and args.seconds is None:
         ap.error("give --runs and/or --seconds")
     seeds.build()
