@@ -446,8 +446,11 @@ class HFRemoteDirCheckpoint(HFDirCheckpoint):
         self._tmp = tempfile.TemporaryDirectory(prefix="taoke-hf-")
         self._meta_dir = self._tmp.name
         try:
-            for name in REMOTE_SMALL_FILES:
-                src = _unless_missing(HttpSource, base + name)
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=8) as pool:  # the size probes of the small files at once
+                found = list(pool.map(lambda n: _unless_missing(HttpSource, base + n), REMOTE_SMALL_FILES))
+            for name, src in zip(REMOTE_SMALL_FILES, found, strict=True):
                 if src is None:
                     continue
                 try:

@@ -291,15 +291,17 @@ def open_sharded(index_source: Source) -> SafetensorsCheckpoint:
             shard_names.append(shard)
     if not shard_names:
         raise CorruptFile("index weight_map is empty", subject=name)
-    sources: list[Source] = []
-    for shard in shard_names:
-        loc = _resolve(base, shard, is_url=is_url)
-        if not is_url and not os.path.isfile(loc):
-            for s in sources:
-                s.close()
-            raise CorruptFile(f"index names shard {shard!r}, which is missing", subject=name,
-                              hint="download every shard listed in the index")
-        sources.append(open_source(loc))
+    locs = [_resolve(base, shard, is_url=is_url) for shard in shard_names]
+    if is_url:  # size probes of all shards at once (a 70B repository has 30 shards, DeepSeek-V3 163)
+        from taoke.io.remote import open_sources
+
+        sources: list[Source] = list(open_sources(locs))
+    else:
+        for shard, loc in zip(shard_names, locs, strict=True):
+            if not os.path.isfile(loc):
+                raise CorruptFile(f"index names shard {shard!r}, which is missing", subject=name,
+                                  hint="download every shard listed in the index")
+        sources = [open_source(loc) for loc in locs]
     meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
     ckpt = SafetensorsCheckpoint(sources, path=name, extra_sources=[index_source], index_metadata=meta)
     infos = ckpt.tensor_infos()
