@@ -136,3 +136,48 @@ def test_verdict_kinds_are_the_json_strings() -> None:
                                               "unrelated", "inconclusive"]  # fmt: skip
     assert json.loads(dumps({"verdict": VerdictKind.DERIVED})) == {"verdict": "derived"}
     assert {k for k in VerdictKind if k.related} == {VerdictKind.IDENTICAL, VerdictKind.REPACKAGED, VerdictKind.DERIVED}
+
+
+# -- issue 16: storage identity, modules, components (taoke.verdict.with_modules / decide_whole) -----------------
+
+
+def test_modified_copy_is_derived_not_repackaged() -> None:
+    from taoke.whitebox.requant import StorageCheck
+
+    d = RoleDiff("layers.0.mlp.up", (64, 64), ("Q4_1", "F16"), 32, 0.015, 0.15, False)
+    mod = StorageCheck("layers.0.mlp.up", ("Q4_1", "F16"), 64, 1, 0, "requantise:ggml", 0.015)
+    ex = ExactResult(1, 1, (d,), storage=(mod,))
+    assert ex.modified == (mod,) and not ex.repackaged
+    v = decide(evidence(ex, None))
+    assert v.kind is VerdictKind.DERIVED and v.log10_p is None and "modified copy" in v.sentence
+    assert "median relative difference 0.015" in v.sentence
+    ok = StorageCheck("layers.0.mlp.up", ("Q4_1", "F16"), 64, 64, 64, "dequantise", 0.0)
+    v = decide(evidence(ExactResult(1, 1, (d,), storage=(ok,)), None))
+    assert v.kind is VerdictKind.REPACKAGED and "reproduces 100.0% of 64 sampled blocks" in v.sentence
+    roundtrip(v)
+
+
+def test_modules_and_components_decide_the_whole() -> None:
+    from taoke.verdict import ComponentVerdict, decide_whole, with_modules
+    from taoke.whitebox.modules import ModuleDiff, ModuleGroup
+
+    same = decide(evidence(exact(diff("embed", identical=True), diff("layers.0.mlp.up", identical=True))))
+    head = ModuleGroup("language model", "score", 1, 576)
+    v = with_modules(same, ModuleDiff(extra=(head,)))
+    assert v.kind is VerdictKind.DERIVED and "B carries modules A lacks: score (1 tensor, 576 parameters)" in v.sentence
+    assert v.shared_part is VerdictKind.IDENTICAL  # what an audit needs to tell "the same model plus a head"
+    roundtrip(v)
+    v = with_modules(same, ModuleDiff(missing=(head,)))  # B lacks a module: decided on the shared part
+    assert v.kind is VerdictKind.REPACKAGED and "B lacks A's score" in v.sentence
+    roundtrip(v)
+    indep = decide(evidence(exact(diff("embed", rel=1.3)), units([0.0, -1.0, 0.0], -0.5)))
+    parts = (ComponentVerdict("language-model", "", "llm.", (3, 3), (10, 10), same),
+             ComponentVerdict("vision-tower", None, "vpm.", (0, 5), (0, 7), None))
+    w = decide_whole(parts, ModuleDiff(extra=(ModuleGroup("vision tower", "vision tower (vpm.*)", 5, 7),)))
+    assert w.kind is VerdictKind.DERIVED and "vision tower (vpm.*)" in w.sentence
+    w = decide_whole((ComponentVerdict("language-model", "", "", (3, 3), (9, 9), indep),
+                      ComponentVerdict("vision-tower", "v.", "v.", (5, 5), (7, 7), indep)), ModuleDiff())
+    assert w.kind is VerdictKind.INDEPENDENT_SAME_ARCHITECTURE
+    assert w.log10_p is not None and w.log10_p == pytest.approx(min(-0.5 + np.log10(2), 0.0))  # Bonferroni over 2
+    roundtrip(w)
+    assert [c.component for c in Verdict.from_dict(w.to_dict()).components] == ["language-model", "vision-tower"]

@@ -51,12 +51,11 @@ def compare(
     ``seed`` fixes every sample (rows, units); ``units`` is the number of hidden units per layer the agreement
     test samples; ``full`` runs the unit test even when every tensor already matches within storage precision.
     """
-    from taoke.verdict import decide
-    from taoke.whitebox.compare import gather_evidence
+    from taoke.whitebox.components import compare_sources
 
     with ExitStack() as stack:
-        sa, sb = _sources(a, b, stack)
-        return decide(gather_evidence(sa, sb, seed=seed, units=units, full=full), alpha=alpha)
+        sa, sb = _sources(a, b, stack)  # component by component for multimodal / encoder-decoder checkpoints
+        return compare_sources(sa, sb, alpha=alpha, seed=seed, units=units, full=full)
 
 
 def _is_fingerprint(x: ModelLike) -> bool:

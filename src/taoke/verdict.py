@@ -4,16 +4,26 @@ Verdicts (:class:`VerdictKind`, ``Verdict.kind``):
 
 * ``identical`` — every shared role has the same role set and bit-identical sampled rows;
 * ``repackaged`` — same roles and shapes, every tensor equal within the precision of the storage formats
-  (another format, dtype, quantisation, names or orientation);
+  (another format, dtype, quantisation, names or orientation), every matrix's sampled blocks reproduced by
+  re-quantising or casting (:mod:`taoke.whitebox.requant`), and no module that B holds and A lacks (modules B
+  lacks are named in the sentence; the verdict is decided on the shared part);
 * ``derived`` — the hidden-unit agreement test rejects independence at ``alpha`` (default
   :data:`taoke.defaults.ALPHA`) on a majority of interior layers; the layer map says which layers of B come from
   which of A. Also (without a p-value) when at least two weight matrices agree within storage precision on
   informative sampled values but not all tensors match — a partial copy (e.g. an up-cycled MoE that kept attention
-  and embeddings); ``taoke eval`` counts how often that fires on independent pairs (never, so far);
+  and embeddings); ``taoke eval`` counts how often that fires on independent pairs (never, so far). Also (without a
+  p-value) a *modified copy*: every tensor within storage precision but matrices whose blocks do not reproduce; and
+  a re-packaging of A plus modules A lacks (an added vision tower, a new head);
 * ``independent-same-architecture`` — same architecture, no weight dependence found (architecture reuse is
   legitimate and is not derivation);
 * ``unrelated`` — different architectures and no weight dependence;
 * ``inconclusive`` — the tests could not run (e.g. no MLP roles, no way to align the bases).
+
+A multimodal or encoder-decoder pair is compared component by component (:mod:`taoke.whitebox.components`): each
+paired component gets its own verdict (:class:`ComponentVerdict`) and :func:`decide_whole` decides the whole — the
+same weights only when every component is and no module is added; derived when any component is related and the
+whole is not the same weights; otherwise the language model's (or first component's) independence verdict, with a
+p-value Bonferroni-corrected over the components tested.
 
 The sentences are in :mod:`taoke.wording`.
 """
@@ -28,6 +38,7 @@ from typing import Any
 
 from taoke import defaults, wording
 from taoke.whitebox.compare import Evidence
+from taoke.whitebox.modules import ModuleDiff
 
 FORMAT = "taoke.compare"
 VERSION = 1
@@ -70,10 +81,15 @@ class Verdict:
     log10_p: float | None  # of the deciding test, where there is one
     alpha: float
     derived_layers: tuple[tuple[int, int], ...]  # (layer_b, layer_a) pairs individually significant at alpha
-    evidence: Evidence
+    evidence: Evidence  # of the language model (or the only component): the whole model's for an ordinary pair
+    components: tuple[ComponentVerdict, ...] = ()  # per component, for a multimodal or encoder-decoder pair
+    modules: ModuleDiff | None = None  # tensors outside the compared roles: matched, extra in B, missing from B
+    #: the verdict on the part both hold when the whole is decided by modules one side lacks or by changed tensors
+    #: outside the role maps (e.g. ``repackaged`` for "derived: B holds A's weights (re-packaged) and more: …")
+    shared_part: VerdictKind | None = None
 
     def to_dict(self) -> dict[str, object]:
-        return {
+        d: dict[str, object] = {
             "format": FORMAT,
             "version": VERSION,
             "verdict": self.kind,
@@ -83,15 +99,55 @@ class Verdict:
             "layer_map": [{"layer_b": b, "layer_a": a} for b, a in self.derived_layers],
             "evidence": self.evidence.to_dict(),
         }
+        if self.components:
+            d["components"] = [c.to_dict() for c in self.components]
+        if self.modules is not None:
+            d["modules"] = self.modules.to_dict()
+        if self.shared_part is not None:
+            d["shared_part"] = self.shared_part
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Verdict:
         """The verdict of a ``taoke.compare`` JSON document (what :meth:`to_dict` wrote; reports read it back)."""
+        mods = d.get("modules")
         return cls(
             VerdictKind(d["verdict"]), str(d["sentence"]), d.get("log10_p"), float(d.get("alpha", DEFAULT_ALPHA)),
             tuple((int(x["layer_b"]), int(x["layer_a"])) for x in d.get("layer_map") or ()),
-            Evidence.from_dict(d["evidence"]),
+            Evidence.from_dict(d["evidence"]), tuple(ComponentVerdict.from_dict(c) for c in d.get("components") or ()),
+            None if mods is None else ModuleDiff.from_dict(mods),
+            None if d.get("shared_part") is None else VerdictKind(d["shared_part"]),
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ComponentVerdict:
+    """One component of a composite pair: which stack (``component``: language-model, vision-tower, connector,
+    encoder, decoder), the prefixes it has in A and B (None where that side lacks it), tensor and parameter counts,
+    and its own verdict (None when only one side has it)."""
+
+    component: str
+    prefix_a: str | None
+    prefix_b: str | None
+    tensors: tuple[int, int]
+    params: tuple[int, int]
+    verdict: Verdict | None
+
+    @property
+    def label(self) -> str:
+        return self.component.replace("-", " ")
+
+    def to_dict(self) -> dict[str, object]:
+        return {"component": self.component, "prefix_a": self.prefix_a, "prefix_b": self.prefix_b,
+                "tensors": {"a": self.tensors[0], "b": self.tensors[1]},
+                "params": {"a": self.params[0], "b": self.params[1]},
+                "verdict": None if self.verdict is None else self.verdict.to_dict()}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ComponentVerdict:
+        t, p, v = d.get("tensors") or {}, d.get("params") or {}, d.get("verdict")
+        return cls(str(d["component"]), d.get("prefix_a"), d.get("prefix_b"), (int(t.get("a", 0)), int(t.get("b", 0))),
+                   (int(p.get("a", 0)), int(p.get("b", 0))), None if v is None else Verdict.from_dict(v))  # fmt: skip
 
 
 def decide(ev: Evidence, *, alpha: float = DEFAULT_ALPHA) -> Verdict:
@@ -110,10 +166,16 @@ def decide(ev: Evidence, *, alpha: float = DEFAULT_ALPHA) -> Verdict:
                            None, alpha, tuple(sig), ev)  # fmt: skip
         return Verdict(VerdictKind.IDENTICAL, wording.identical_sentence(ex.compared), None, alpha, tuple(sig), ev)
     if ex is not None and ex.repackaged:
-        return Verdict(VerdictKind.REPACKAGED, wording.repackaged_sentence(ex.worst), None, alpha, tuple(sig), ev)
+        extra = wording.storage_clause(ex)
+        return Verdict(VerdictKind.REPACKAGED, wording.repackaged_sentence(ex.worst) + (f"; {extra}" if extra else ""),
+                       None, alpha, tuple(sig), ev)  # fmt: skip
+    modified = ex is not None and bool(ex.modified)
     if ut is not None and ut.log10_p <= la:
-        return Verdict(VerdictKind.DERIVED, wording.derived_sentence(ut.log10_p, sig, len(ut.matches)),
+        why = f"; {wording.modified_clause(ex)}" if ex is not None and modified else ""
+        return Verdict(VerdictKind.DERIVED, wording.derived_sentence(ut.log10_p, sig, len(ut.matches)) + why,
                        ut.log10_p, alpha, tuple(sig), ev)  # fmt: skip
+    if ex is not None and modified and ex.same_role_set and all(d.within for d in ex.diffs):
+        return Verdict(VerdictKind.DERIVED, wording.modified_copy_sentence(ex), None, alpha, tuple(sig), ev)
     if ex is not None and len(ex.shared_matrices) >= 2:
         return Verdict(VerdictKind.DERIVED,
                        wording.partial_copy_sentence(len(ex.shared_matrices), ex.compared,
@@ -125,3 +187,66 @@ def decide(ev: Evidence, *, alpha: float = DEFAULT_ALPHA) -> Verdict:
         return Verdict(kind, wording.independent_sentence(same, ut.log10_p, alpha, sig), ut.log10_p, alpha,
                        tuple(sig), ev)  # fmt: skip
     return Verdict(VerdictKind.INCONCLUSIVE, wording.inconclusive_sentence(ev.notes), None, alpha, (), ev)
+
+
+def with_modules(v: Verdict, modules: ModuleDiff | None) -> Verdict:
+    """A single-component verdict adjusted for the tensors outside its role sets: modules B adds (or changed ones)
+    turn "the same weights" into ``derived``; modules B lacks are named, the verdict stands on the shared part."""
+    from dataclasses import replace
+
+    if modules is None:
+        return v
+    clause = wording.modules_clause(modules.extra, modules.missing)
+    if modules.changed and v.kind.same_weights:
+        names = ", ".join(d.label for d in modules.changed[:4])
+        clause = f"tensors outside the role map differ beyond storage precision: {names}" + (
+            f"; {clause}" if clause else "")
+    if not clause:
+        return replace(v, modules=modules)
+    if v.kind.same_weights and (modules.extra or modules.changed):
+        how = "bit-identical on sampled rows" if v.kind is VerdictKind.IDENTICAL else "re-packaged"
+        return replace(v, kind=VerdictKind.DERIVED, log10_p=None, modules=modules, shared_part=v.kind,
+                       sentence=f"derived: B holds A's weights ({how}) and more: {clause}")
+    if v.kind is VerdictKind.IDENTICAL:  # B lacks modules: not identical files, the shared part is bit-identical
+        return replace(v, kind=VerdictKind.REPACKAGED, modules=modules, shared_part=v.kind,
+                       sentence=f"re-packaged: the shared tensors are bit-identical on sampled rows; {clause}")
+    return replace(v, modules=modules, sentence=f"{v.sentence}; {clause}")
+
+
+def decide_whole(parts: tuple[ComponentVerdict, ...], modules: ModuleDiff, *, alpha: float = DEFAULT_ALPHA) -> Verdict:
+    """The verdict on a composite pair from its components' verdicts (see the module docstring)."""
+    paired = [c for c in parts if c.verdict is not None]
+    if not paired:
+        raise ValueError("decide_whole needs at least one component present on both sides")
+    main = next((c for c in paired if c.component in ("language-model", "decoder")), paired[0])
+    mv = main.verdict
+    assert mv is not None
+    kinds = [c.verdict.kind for c in paired if c.verdict is not None]
+    clause = wording.modules_clause(modules.extra, modules.missing)
+    same = all(k.same_weights for k in kinds)
+    if modules.changed and same:  # only then does it decide (independent models differ everywhere anyway)
+        clause = "; ".join(x for x in (f"tensors outside the role maps differ: "
+                                       f"{', '.join(d.label for d in modules.changed[:4])}", clause) if x)  # fmt: skip
+    added = bool(modules.extra or modules.changed)
+    ps = [c.verdict.log10_p for c in paired if c.verdict is not None and c.verdict.log10_p is not None]
+    k10 = math.log10(len(paired))
+    if same and not added:
+        kind = (VerdictKind.IDENTICAL if all(k is VerdictKind.IDENTICAL for k in kinds) and modules.same_set
+                else VerdictKind.REPACKAGED)  # fmt: skip
+        lp = None
+    elif any(k.related for k in kinds):
+        kind = VerdictKind.DERIVED
+        rel = [c.verdict.log10_p for c in paired if c.verdict is not None and c.verdict.kind is VerdictKind.DERIVED
+               and c.verdict.log10_p is not None]  # fmt: skip
+        lp = min(min(rel) + k10, 0.0) if rel else None
+    elif all(k is VerdictKind.INCONCLUSIVE for k in kinds):
+        kind, lp = VerdictKind.INCONCLUSIVE, None
+    else:
+        kind = mv.kind if mv.kind.independent else next(k for k in kinds if k.independent)
+        lp = min(min(ps) + k10, 0.0) if ps else None
+    summary = tuple((c.label, c.verdict.kind.value, c.verdict.log10_p) for c in paired if c.verdict is not None)
+    sentence = wording.whole_sentence(kind.value, summary, clause)
+    shared = None
+    if same and not kind.same_weights:
+        shared = VerdictKind.IDENTICAL if all(k is VerdictKind.IDENTICAL for k in kinds) else VerdictKind.REPACKAGED
+    return Verdict(kind, sentence, lp, alpha, mv.derived_layers, mv.evidence, parts, modules, shared)

@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, overload
 
 if TYPE_CHECKING:
     from taoke.tokenizers import PairStats, SpecialsDiff
-    from taoke.whitebox.exact import RoleDiff
+    from taoke.whitebox.exact import ExactResult, RoleDiff
+    from taoke.whitebox.modules import ModuleGroup
 
 __all__ = [
     "confidence_from_log10_p", "derived_sentence", "identical_sentence", "inconclusive_sentence",
-    "independent_sentence", "layer_ranges", "p_text", "partial_copy_sentence", "repackaged_bitwise_sentence",
-    "repackaged_sentence", "tensors_state", "tokenizer_sentence",
+    "independent_sentence", "layer_ranges", "modified_clause", "modified_copy_sentence", "modules_clause",
+    "p_text", "partial_copy_sentence", "repackaged_bitwise_sentence", "repackaged_sentence", "storage_clause",
+    "tensors_state", "tokenizer_sentence", "whole_sentence",
 ]  # fmt: skip
 
 
@@ -121,6 +123,66 @@ def independent_sentence(same_architecture: bool, log10_p: float, alpha: float,
     extra = (f"; {len(significant)} isolated layer(s) individually significant ({layer_ranges(significant)})"
              if significant else "")  # fmt: skip
     return f"{head} ({p_text(log10_p)}, alpha {alpha:g}){extra}"
+
+
+def storage_clause(ex: ExactResult) -> str:
+    """What the storage-identity test showed for a re-packaging (taoke.whitebox.requant), or ``""``."""
+    done, tested = ex.blocks
+    parts = []
+    if tested:
+        parts.append(f"re-quantising or casting reproduces {100 * done / tested:.1f}% of {tested:,} sampled blocks")
+    if ex.unverified:
+        why = ex.unverified[0].note or "no quantiser for the type"
+        parts.append(f"{len(ex.unverified)} matri{'ces' if len(ex.unverified) > 1 else 'x'} checked against "
+                     f"storage precision only ({why}): a change below that precision cannot be excluded there")
+    return "; ".join(parts)
+
+
+def modified_clause(ex: ExactResult) -> str:
+    """Why a copy within storage precision is not a re-packaging (matrices whose blocks do not reproduce)."""
+    mod = ex.modified
+    if not mod:
+        return ""
+    done, tested = sum(c.reproduced for c in mod), sum(c.blocks for c in mod)
+    dev = sorted(c.deviation for c in mod)[len(mod) // 2]
+    fmts = sorted({c.dtypes[0] if c.dtypes[0] not in ("F32", "F16", "BF16") else c.dtypes[1] for c in mod})
+    return (f"not a re-packaging: {len(mod)} matri{'ces' if len(mod) > 1 else 'x'} within storage precision do "
+            f"not reproduce ({100 * done / max(tested, 1):.1f}% of {tested:,} {'/'.join(fmts)} blocks re-quantised "
+            f"or cast, a re-packaging reproduces them all); median relative difference {dev:.2g}, a modified copy")
+
+
+def modified_copy_sentence(ex: ExactResult) -> str:
+    """Derived without a p-value: every matrix within precision, blocks not reproduced."""
+    return f"derived (modified copy): {modified_clause(ex)}"
+
+
+def modules_clause(extra: Sequence[ModuleGroup], missing: Sequence[ModuleGroup], *, limit: int = 4) -> str:
+    """``B also carries modules A lacks: ...; B lacks A's ...`` (empty when both are empty)."""
+
+    def names(gs: Sequence[ModuleGroup]) -> str:
+        shown = ", ".join(g.label for g in gs[:limit])
+        return shown + (f" and {len(gs) - limit} more" if len(gs) > limit else "")
+
+    parts = []
+    if extra:
+        parts.append(f"B carries modules A lacks: {names(extra)}")
+    if missing:
+        parts.append(f"B lacks A's {names(missing)}")
+    return "; ".join(parts)
+
+
+def whole_sentence(kind: str, parts: Sequence[tuple[str, str, float | None]], modules: str) -> str:
+    """The verdict on a composite checkpoint from its components' ``(component, verdict, log10_p)``."""
+    words = {"identical": "bit-identical", "repackaged": "re-packaged", "derived": "derived",
+             "independent-same-architecture": "independent", "unrelated": "unrelated",
+             "inconclusive": "inconclusive"}  # fmt: skip
+    each = ", ".join(f"{c} {words.get(v, v)}" + (f" ({p_text(lp)})" if lp is not None and v != "inconclusive" else "")
+                     for c, v, lp in parts)  # fmt: skip
+    head = {"identical": "identical", "repackaged": "re-packaged", "derived": "derived",
+            "independent-same-architecture": "same architecture, consistent with independent training",
+            "unrelated": "unrelated: consistent with independent training",
+            "inconclusive": "inconclusive"}.get(kind, kind)  # fmt: skip
+    return f"{head}: {each}" + (f"; {modules}" if modules else "")
 
 
 def inconclusive_sentence(notes: Sequence[str]) -> str:

@@ -51,6 +51,11 @@ def _render(v: Verdict, c: Console) -> None:
             tensors_state(ev.exact.identical, ev.exact.repackaged),
             "" if w is None else f"worst {w.label}: rel err {w.rel_err:.3g} (tolerance {w.tolerance:.3g})",
         )
+        done, tested = ev.exact.blocks
+        if tested or ev.exact.unverified:
+            e.add_row("storage identity (re-quantise / cast)", f"{done:,} of {tested:,} blocks reproduced",
+                      f"{len(ev.exact.modified)} matrices modified", f"{len(ev.exact.unverified)} not checkable "
+                      "(tolerance only)")  # fmt: skip
     if ev.alignment is not None:
         a = ev.alignment
         e.add_row("residual alignment", f"fit cos {a.fit_cosine:.3f} on {a.n_tokens} tokens", "descriptive",
@@ -65,19 +70,47 @@ def _render(v: Verdict, c: Console) -> None:
         cal = "n/a" if s.null_p is None else f"{100 * s.null_p:.2f}% of unrelated pairs score ≥ this"
         e.add_row("per-layer std (Pangu chart)", stat, cal, s.note)
     c.print(e)
-    if ev.units is not None:
-        m = Table(title="layer map: each layer of B against its best layer of A")
-        for col in ("B", "A", "agreeing units", "matched |cos|", "log10 p"):
-            m.add_column(col, justify="right")
-        for x in ev.units.matches:
-            style = "bold red" if (x.layer_b, x.layer_a) in v.derived_layers else ""
-            m.add_row(str(x.layer_b), str(x.layer_a), f"{x.agreement}/{x.tested_units}", f"{x.matched_cos:.3f}",
-                      f"{x.log10_p:.1f}", style=style)  # fmt: skip
-        c.print(m)
+    if v.components:  # a multimodal or encoder-decoder pair: one verdict and one layer map per component
+        t = Table(title="components (each compared on its own; the verdict above decides the whole)")
+        for col in ("component", "A", "B", "tensors A/B", "verdict", "log10 p"):
+            t.add_column(col)
+        for comp in v.components:
+            cv = comp.verdict
+            t.add_row(comp.label, "—" if comp.prefix_a is None else (comp.prefix_a or "(top level)"),
+                      "—" if comp.prefix_b is None else (comp.prefix_b or "(top level)"),
+                      f"{comp.tensors[0]}/{comp.tensors[1]}", "only in " + ("B" if comp.prefix_a is None else "A")
+                      if cv is None else str(cv.kind), "" if cv is None or cv.log10_p is None else f"{cv.log10_p:.1f}")  # fmt: skip
+        c.print(t)
+        for comp in v.components:
+            if comp.verdict is not None and comp.verdict.evidence.units is not None:
+                _layer_map(comp.verdict, c, f" ({comp.label})")
+    elif ev.units is not None:
+        _layer_map(v, c, "")
+    if v.modules is not None and (v.modules.extra or v.modules.missing or v.modules.changed):
+        for g in v.modules.extra:
+            c.print(f"[yellow]only in B:[/] {g.component}: {g.label}")
+        for g in v.modules.missing:
+            c.print(f"[yellow]only in A:[/] {g.component}: {g.label}")
+        for d in v.modules.changed:
+            c.print(f"[yellow]differs beyond precision:[/] {d.label} (rel err {d.rel_err:.3g})")
     for n in ev.notes:
         c.print(f"[dim]note: {n}[/]")
     c.print(f"[dim]read {ev.bytes_read[0] / 1e6:.1f} MB of {ev.file_sizes[0] / 1e6:.1f} MB (A), "
             f"{ev.bytes_read[1] / 1e6:.1f} MB of {ev.file_sizes[1] / 1e6:.1f} MB (B) in {ev.seconds:.1f} s[/]")  # fmt: skip
+
+
+def _layer_map(v: Verdict, c: Console, what: str) -> None:
+    units = v.evidence.units
+    if units is None:
+        return
+    m = Table(title=f"layer map{what}: each layer of B against its best layer of A")
+    for col in ("B", "A", "agreeing units", "matched |cos|", "log10 p"):
+        m.add_column(col, justify="right")
+    for x in units.matches:
+        style = "bold red" if (x.layer_b, x.layer_a) in v.derived_layers else ""
+        m.add_row(str(x.layer_b), str(x.layer_a), f"{x.agreement}/{x.tested_units}", f"{x.matched_cos:.3f}",
+                  f"{x.log10_p:.1f}", style=style)  # fmt: skip
+    c.print(m)
 
 
 def compare_cmd(

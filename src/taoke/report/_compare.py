@@ -116,16 +116,35 @@ def _tables(v: Verdict) -> tuple[Table, ...]:
     if rows:
         out.append(Table("Architecture (reported separately: reusing an architecture is not derivation)",
                          ("field", "A", "B", ""), rows, f"same architecture: {ev.arch.same_architecture}"))
-    ut = ev.units
-    if ut is not None and ut.matches:
-        lm = set(v.derived_layers)
+    if v.components:  # multimodal / encoder-decoder: one verdict and one layer map per component
         out.append(Table(
-            "Layer map: each layer of B against its best-matching layer of A",
-            ("B layer", "A layer", "agreeing units", "matched |cos|", "log10 p", "significant"),
-            tuple((str(m.layer_b), str(m.layer_a), f"{m.agreement}/{m.units_b}", fmt(m.matched_cos, 3),
-                   fmt(m.log10_p, 1), "yes" if (m.layer_b, m.layer_a) in lm else "")
-                  for m in ut.matches)))  # fmt: skip
+            "Components (each compared on its own; the verdict decides the whole)",
+            ("component", "prefix in A", "prefix in B", "tensors A/B", "verdict", "log10 p"),
+            tuple((c.label, "—" if c.prefix_a is None else (c.prefix_a or "(top level)"),
+                   "—" if c.prefix_b is None else (c.prefix_b or "(top level)"), f"{c.tensors[0]}/{c.tensors[1]}",
+                   ("only in B" if c.prefix_a is None else "only in A") if c.verdict is None else str(c.verdict.kind),
+                   "" if c.verdict is None else fmt(c.verdict.log10_p, 1)) for c in v.components)))  # fmt: skip
+        for c in v.components:
+            if c.verdict is not None:
+                out.extend(_layer_map(c.verdict, f" ({c.label})"))
+    else:
+        out.extend(_layer_map(v, ""))
+    mods = v.modules
+    if mods is not None and (mods.extra or mods.missing or mods.changed):
+        out.append(Table("Modules only one side holds, and tensors outside the role maps that differ",
+                         ("side", "component", "module", "tensors", "parameters"),
+                         tuple(("only in B", g.component, g.module, str(g.tensors), f"{g.params:,}") for g in mods.extra)
+                         + tuple(("only in A", g.component, g.module, str(g.tensors), f"{g.params:,}")
+                                 for g in mods.missing)
+                         + tuple(("differs", "", d.label, "1", f"rel err {_num(d.rel_err)}") for d in mods.changed)))  # fmt: skip
     ex = ev.exact
+    if ex is not None and ex.storage:
+        done, tested = ex.blocks
+        out.append(Table("Storage identity: blocks reproduced by re-quantising or casting (sampled rows)",
+                         ("", "value"), (("blocks reproduced", f"{done:,} of {tested:,}"),
+                                         ("matrices modified (blocks not reproduced)", str(len(ex.modified))),
+                                         ("matrices checked against precision only", str(len(ex.unverified)))),
+                         "a re-packaging reproduces every block; see docs/repackaging.md"))  # fmt: skip
     if ex is not None and ex.diffs:
         worst = sorted(ex.diffs, key=lambda r: -(0.0 if math.isnan(r.rel_err) else r.rel_err))[:12]
         out.append(Table("Tensors with the largest differences (sampled rows)",
@@ -139,6 +158,19 @@ def _tables(v: Verdict) -> tuple[Table, ...]:
         ("file size", f"{fa / 1e6:.1f} MB", f"{fb / 1e6:.1f} MB")),
         f"{ev.seconds} s"))  # fmt: skip
     return tuple(out)
+
+
+def _layer_map(v: Verdict, what: str) -> tuple[Table, ...]:
+    ut = v.evidence.units
+    if ut is None or not ut.matches:
+        return ()
+    lm = set(v.derived_layers)
+    return (Table(
+        f"Layer map{what}: each layer of B against its best-matching layer of A",
+        ("B layer", "A layer", "agreeing units", "matched |cos|", "log10 p", "significant"),
+        tuple((str(m.layer_b), str(m.layer_a), f"{m.agreement}/{m.units_b}", fmt(m.matched_cos, 3),
+               fmt(m.log10_p, 1), "yes" if (m.layer_b, m.layer_a) in lm else "")
+              for m in ut.matches)),)  # fmt: skip
 
 
 def std_plot(sf: StdFingerprint, name_a: str = "A", name_b: str = "B") -> Plot:

@@ -223,11 +223,15 @@ FUSED_ALIASES: tuple[FusedAlias, ...] = (
     ),
 )
 
+# vision towers and encoder-decoder stacks (their own module; it imports Alias/FusedAlias defined above)
+from taoke.roles._aliases_multimodal import MULTIMODAL_ALIASES  # noqa: E402
+
 ALL_ALIASES: tuple[Alias | FusedAlias, ...] = (
     *GLOBAL_ALIASES,
     *FUSED_ALIASES,
     *EXPERT_ALIASES,
     *LAYER_ALIASES,
+    *MULTIMODAL_ALIASES,
 )
 
 # --------------------------------------------------------------------------------------------------------------

@@ -22,8 +22,12 @@ Three methods, tried in this order:
    q/k/v/o are then fixed by shapes (and head counts when a config is known) and that convention; gate vs up
    cannot be told from shapes and are marked ``ambiguous``; norms are the (d,) vectors in order.
 
+A multimodal or encoder-decoder checkpoint is split into components first (:mod:`taoke.roles._components`); the
+whole-checkpoint map is its language model's (an encoder-decoder's decoder's), and the other stacks are unmapped
+here — ``taoke compare`` maps and compares every component (:mod:`taoke.whitebox.components`).
+
 Simplifications accepted: biases and LayerNorm shifts are not given roles by the shape fallback (they are all
-(d,) vectors); shared experts, vision towers and adapters stay unmapped; a fused QKV without head counts is split
+(d,) vectors); shared experts and adapters stay unmapped; a fused QKV without head counts is split
 in equal thirds (noted) only when its rows divide by three.
 """
 
@@ -43,6 +47,7 @@ from taoke.roles._by_graph import map_by_graph, map_by_graph_order, onnx_bias_li
 from taoke.roles._by_name import map_by_name
 from taoke.roles._by_shape import map_by_shape
 from taoke.roles._common import RoleMap, Shape, TensorRef
+from taoke.roles._components import localise, main_component, restore_names
 from taoke.roles._roles import parse_role
 
 __all__ = ["RoleMap", "TensorRef", "detect_family", "map_roles", "map_tensors"]
@@ -101,6 +106,19 @@ def map_tensors(
     if not shapes:
         raise RoleError("the checkpoint holds no tensors", hint="a vocab-only or empty file has no roles")
     shapes = {str(k): tuple(int(x) for x in v) for k, v in shapes.items()}
+    main = main_component(shapes)
+    if main is not None:  # multimodal / encoder-decoder: the whole-checkpoint map is its language model's (decoder's)
+        loc = main.local
+        rm = map_tensors(
+            localise(main, shapes),
+            config,
+            layout_notes=layout_notes,
+            stored_transposed={loc[k]: v for k, v in (stored_transposed or {}).items() if k in loc},
+            links={loc[k]: loc.get(v, v) for k, v in (links or {}).items() if k in loc},
+            graph_order=[loc[n] for n in graph_order or [] if n in loc],
+            method=method,
+        )
+        return restore_names(rm, main, shapes)
     st = dict(stored_transposed or {})
     family = detect_family(shapes, config)
     notes: list[str] = []

@@ -22,6 +22,9 @@ Conventions (the simplifications this vocabulary accepts):
   are the extra roles ``norm.post_attn`` and ``norm.post_ffn``. The spelling ``norm.pre_ffn`` is accepted by
   :func:`parse_role` as a synonym of ``norm.mlp``.
 * A mixture-of-experts router is ``mlp.router``; shared experts are not given roles.
+* Encoder-decoder checkpoints (T5, BART) and multimodal ones (a vision tower, a projector, a language model) are
+  split into components first (:mod:`taoke.roles._components`); each component has its own role set in this
+  vocabulary. A decoder layer's cross-attention is ``xattn.{q,k,v,o}`` with its norm ``norm.xattn``.
 
 >>> str(parse_role("layers.2.attn.q.bias"))
 'layers.2.attn.q.bias'
@@ -65,6 +68,12 @@ class RoleName(StrEnum):
     NORM_MLP = "norm.mlp"
     NORM_POST_ATTN = "norm.post_attn"
     NORM_POST_FFN = "norm.post_ffn"
+    # cross-attention of an encoder-decoder's decoder layers (T5 EncDecAttention, BART encoder_attn)
+    XATTN_Q = "xattn.q"
+    XATTN_K = "xattn.k"
+    XATTN_V = "xattn.v"
+    XATTN_O = "xattn.o"
+    NORM_XATTN = "norm.xattn"
     # per expert (inside layers.{i}.mlp.experts.{j}.)
     EXPERT_GATE = "gate"
     EXPERT_UP = "up"
@@ -94,6 +103,11 @@ LAYER_ROLES: tuple[RoleName, ...] = (
     RoleName.NORM_MLP,
     RoleName.NORM_POST_ATTN,
     RoleName.NORM_POST_FFN,
+    RoleName.XATTN_Q,
+    RoleName.XATTN_K,
+    RoleName.XATTN_V,
+    RoleName.XATTN_O,
+    RoleName.NORM_XATTN,
 )
 EXPERT_ROLES: tuple[RoleName, ...] = (RoleName.EXPERT_GATE, RoleName.EXPERT_UP, RoleName.EXPERT_DOWN)
 
@@ -108,6 +122,7 @@ NORM_ROLES: frozenset[RoleName] = frozenset(
         RoleName.NORM_MLP,
         RoleName.NORM_POST_ATTN,
         RoleName.NORM_POST_FFN,
+        RoleName.NORM_XATTN,
     }
 )
 

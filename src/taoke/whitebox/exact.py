@@ -8,9 +8,13 @@ weights, with a factor-two margin; for two lossy formats the root-sum-square): e
 0.02, int8×scale 0.03, Q6_K 0.04, Q5_x 0.08, Q4_x 0.15. These follow from the formats' bit widths, not from
 test data.
 
-"Re-packaged" therefore means: the same weights up to the precision that the lossier file can hold. A change
-smaller than that precision (e.g. 1% noise, then 4-bit quantisation) cannot be told from re-packaging, and the
-report says so.
+The tolerance alone would call a copy with a change smaller than the lossier format's precision (e.g. 1.5 % noise
+on a dequantised Q4_1 file) "re-packaged". So every matrix that agrees within precision without being bit-identical
+also gets the storage-identity test of :mod:`taoke.whitebox.requant` on the same sampled rows: re-quantising (or
+casting) one side must reproduce the other's blocks. "Re-packaged" therefore means: every role within precision
+*and* no role whose blocks fail to reproduce; a role that fails is *modified* (the verdict is then ``derived``).
+Roles the identity test cannot check (no quantiser for the type, an importance-matrix quantisation, a fingerprint's
+scattered cells) keep the tolerance rule, and the result lists them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from taoke.whitebox.requant import FLOAT_TYPES, REPRODUCE_MIN, StorageCheck, check_storage, imatrix_declared
 from taoke.whitebox.source import ROLE_METHOD_SHAPES, EvidenceSource, FixedCells
 
 #: relative RMS error a storage format's rounding can introduce (2x the expected value for bell-shaped weights)
@@ -103,6 +108,7 @@ class ExactResult:
     roles_b: int
     diffs: tuple[RoleDiff, ...]
     worst_role: str | None = None  # as measured, when read back from JSON (rounded errors may tie)
+    storage: tuple[StorageCheck, ...] = ()  # storage identity of the matrices within precision (taoke.whitebox.requant)
 
     @property
     def compared(self) -> int:
@@ -118,7 +124,24 @@ class ExactResult:
 
     @property
     def repackaged(self) -> bool:
-        return self.same_role_set and all(d.within for d in self.diffs)
+        """Same roles, every one within storage precision, and no matrix whose blocks fail to reproduce."""
+        return self.same_role_set and all(d.within for d in self.diffs) and not self.modified
+
+    @property
+    def modified(self) -> tuple[StorageCheck, ...]:
+        """Matrices within precision whose blocks do not reproduce (:attr:`StorageCheck.modified`): a changed copy."""
+        return tuple(c for c in self.storage if c.modified)
+
+    @property
+    def unverified(self) -> tuple[StorageCheck, ...]:
+        """Matrices within precision that the storage-identity test could not check (the tolerance decided)."""
+        return tuple(c for c in self.storage if not c.testable)
+
+    @property
+    def blocks(self) -> tuple[int, int]:
+        """(reproduced, tested) blocks over every checked matrix."""
+        t = [c for c in self.storage if c.testable]
+        return sum(c.reproduced for c in t), sum(c.blocks for c in t)
 
     @property
     def shared_matrices(self) -> tuple[RoleDiff, ...]:
@@ -149,13 +172,18 @@ class ExactResult:
             "within_precision": self.repackaged,
             "worst": None if w is None else w.to_dict(),
             "roles": [d.to_dict() for d in self.diffs],
+            "storage": {"reproduce_min": REPRODUCE_MIN, "blocks_reproduced": self.blocks[0],
+                        "blocks_tested": self.blocks[1], "modified": [c.role for c in self.modified],
+                        "unverified": [c.role for c in self.unverified],
+                        "checks": [c.to_dict() for c in self.storage]},
         }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> ExactResult:
         w = d.get("worst")
+        st = (d.get("storage") or {}).get("checks") or ()
         return cls(int(d["roles_a"]), int(d["roles_b"]), tuple(RoleDiff.from_dict(r) for r in d.get("roles") or ()),
-                   None if w is None else str(w["role"]))  # fmt: skip
+                   None if w is None else str(w["role"]), tuple(StorageCheck.from_dict(c) for c in st))  # fmt: skip
 
 
 def _error_ratio(d: RoleDiff) -> float:
@@ -171,7 +199,9 @@ def _float(x: Any) -> float:
 def _rel(a: np.ndarray, b: np.ndarray) -> float:
     if a.shape != b.shape:  # not the same cells: not comparable
         return math.inf
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a), 1e-30))
+    d = a - b
+    return float(math.sqrt(float(np.sum(d * d, dtype=np.float64))) /
+                 max(math.sqrt(float(np.sum(a * a, dtype=np.float64))), 1e-30))  # fmt: skip
 
 
 def compare_tensors(a: EvidenceSource, b: EvidenceSource, *, rng: np.random.Generator, rows: int = 32) -> ExactResult:
@@ -234,6 +264,24 @@ def compare_tensors(a: EvidenceSource, b: EvidenceSource, *, rng: np.random.Gene
         return RoleDiff(rb, shape, dts, int(xa.shape[0]) if xa.ndim else 1, rel, tol, same, tr,
                         bool(informative), None if ra == rb else ra)  # fmt: skip
 
+    imatrix = (imatrix_declared(a), imatrix_declared(b))
+    storage: dict[str, StorageCheck] = {}
+    srng = rng.spawn(1)[0]  # the rounding null's draws; spawning leaves the caller's stream untouched
+
+    def check(d: RoleDiff, ra: str, xa: np.ndarray, xb: np.ndarray) -> None:
+        """Storage identity of a matrix that agrees within precision without being bit-identical."""
+        if d.identical or not d.within or len(d.shape) < 2:
+            return
+        lossy = any(t not in FLOAT_TYPES for t in d.dtypes)
+        if fixed(ra, d.role) is not None:
+            why = "a fingerprint holds scattered cells, not whole blocks"
+        elif d.transposed and lossy:
+            why = "paired transposed: blocks cannot be lined up"
+        else:
+            storage[d.role] = check_storage(d.role, xa, d.dtypes[0], xb, d.dtypes[1], rng=srng, imatrix=imatrix)
+            return
+        storage[d.role] = StorageCheck(d.role, d.dtypes, 0, 0, 0, "untestable", d.rel_err, why)
+
     diffs: list[RoleDiff] = []
     if ROLE_METHOD_SHAPES not in (a.role_method, b.role_method):
         for role in sorted(set(shapes_a) & set(shapes_b)):
@@ -243,7 +291,8 @@ def compare_tensors(a: EvidenceSource, b: EvidenceSource, *, rng: np.random.Gene
             xa, xb = sample(0, a, role, role, sa), sample(1, b, role, role, sb)
             if xa is not None and xb is not None:
                 diffs.append(diff(role, role, sa, xa, xb, False))
-        return ExactResult(len(shapes_a), len(shapes_b), tuple(diffs))
+                check(diffs[-1], role, xa, xb)
+        return ExactResult(len(shapes_a), len(shapes_b), tuple(diffs), storage=tuple(storage.values()))
 
     by_shape: dict[tuple[int, ...], list[str]] = {}
     for ra, shape in shapes_a.items():
@@ -261,14 +310,15 @@ def compare_tensors(a: EvidenceSource, b: EvidenceSource, *, rng: np.random.Gene
         if not xs:
             continue
         best = min(xs, key=lambda ra: _rel(xs[ra], xb))
-        d = diff(best, rb, sb, xs[best], xb, False)
+        d, xa_best = diff(best, rb, sb, xs[best], xb, False), xs[best]
         if not d.within and len(sb) == 2 and sb[0] == sb[1]:
             ts = {ra: x for ra in xs if (x := columns_of_a(ra, rb, sb)) is not None}
             if ts:
                 best_t = min(ts, key=lambda ra: _rel(ts[ra], xb))
                 dt = diff(best_t, rb, sb, ts[best_t], xb, True)
                 if dt.rel_err < d.rel_err:
-                    best, d = best_t, dt
+                    best, d, xa_best = best_t, dt, ts[best_t]
         used.add(best)
         diffs.append(d)
-    return ExactResult(len(shapes_a), len(shapes_b), tuple(diffs))
+        check(d, best, xa_best, xb)
+    return ExactResult(len(shapes_a), len(shapes_b), tuple(diffs), storage=tuple(storage.values()))

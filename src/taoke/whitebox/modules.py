@@ -1,0 +1,161 @@
+"""Tensors outside the role map: paired by shape and content, or reported as modules one side lacks.
+
+The role map covers the transformer stack; a checkpoint can hold more: a BERT pooler, a SigLIP pooling head, a
+resampler's cross-attention, a vision tower's patch embedding, or whole components (a vision tower added to a
+language model). "Re-packaged" claims the same weights, so these tensors are compared too: each weight tensor of B
+outside the compared roles is paired with the unused tensor of A of the same shape (or its transpose) whose seeded
+sample rows it matches best (as :func:`taoke.whitebox.exact.compare_tensors` pairs renamed tensors); what finds no
+partner is *extra* in B or *missing* from B, grouped by module (the tensor name without its last segment).
+
+Buffers that are not weights are ignored: integer and boolean tensors, scalars, and names ending in one of
+:data:`BUFFER_SUFFIXES` (rotary ``inv_freq``, ``position_ids``, GPT-2's causal-mask ``attn.bias``/``masked_bias``,
+llama.cpp's ``rope_freqs`` which it computes from the config).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from taoke.whitebox.exact import RoleDiff, tolerance
+
+if TYPE_CHECKING:
+    from taoke.model import Model
+
+__all__ = ["BUFFER_SUFFIXES", "ModuleDiff", "ModuleGroup", "compare_leftovers", "group_modules", "weight_names"]
+
+BUFFER_SUFFIXES = ("inv_freq", "position_ids", "masked_bias", "attn.bias", "rope_freqs.weight", "num_batches_tracked")
+_NOT_WEIGHTS = frozenset({"I8", "I16", "I32", "I64", "U8", "U16", "U32", "U64", "BOOL", "INT64", "INT32", "INT8"})
+
+
+@dataclass(frozen=True)
+class ModuleGroup:
+    """Tensors of one module (or one whole component) that only one side holds."""
+
+    component: str
+    module: str
+    tensors: int
+    params: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.module} ({self.tensors} tensor{'s' if self.tensors != 1 else ''}, {self.params:,} parameters)"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"component": self.component, "module": self.module, "tensors": self.tensors, "params": self.params}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ModuleGroup:
+        return cls(str(d["component"]), str(d["module"]), int(d["tensors"]), int(d["params"]))
+
+
+@dataclass(frozen=True)
+class ModuleDiff:
+    """The tensors outside the compared role sets: ``matched`` pairs (``role`` = B's tensor name, ``renamed_from``
+    = A's), ``extra`` modules only B holds, ``missing`` modules only A holds."""
+
+    matched: tuple[RoleDiff, ...] = ()
+    extra: tuple[ModuleGroup, ...] = ()
+    missing: tuple[ModuleGroup, ...] = ()
+
+    @property
+    def changed(self) -> tuple[RoleDiff, ...]:
+        """Matched tensors whose values differ beyond storage precision."""
+        return tuple(d for d in self.matched if not d.within)
+
+    @property
+    def same_set(self) -> bool:
+        """No module only one side holds."""
+        return not self.extra and not self.missing
+
+    def to_dict(self) -> dict[str, object]:
+        return {"matched": [d.to_dict() for d in self.matched], "extra": [g.to_dict() for g in self.extra],
+                "missing": [g.to_dict() for g in self.missing], "changed": [d.label for d in self.changed]}  # fmt: skip
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> ModuleDiff:
+        return cls(tuple(RoleDiff.from_dict(x) for x in d.get("matched") or ()),
+                   tuple(ModuleGroup.from_dict(x) for x in d.get("extra") or ()),
+                   tuple(ModuleGroup.from_dict(x) for x in d.get("missing") or ()))  # fmt: skip
+
+    def __add__(self, other: ModuleDiff) -> ModuleDiff:
+        return ModuleDiff(self.matched + other.matched, self.extra + other.extra, self.missing + other.missing)
+
+
+def weight_names(model: Model, names: Iterable[str]) -> list[str]:
+    """The names among ``names`` that hold weights (see the module docstring for what is ignored)."""
+    out = []
+    for n in names:
+        info = model.checkpoint.info(n)
+        if info.dtype.upper() in _NOT_WEIGHTS or info.numel < 2 or n.endswith(BUFFER_SUFFIXES):
+            continue
+        out.append(n)
+    return out
+
+
+def group_modules(model: Model, names: Sequence[str], component: str, *, whole: str | None = None) -> tuple[ModuleGroup, ...]:
+    """``names`` grouped by module (``pooler.dense.weight`` → ``pooler.dense``); ``whole``: one group of that name."""
+    infos = model.checkpoint.tensor_infos()
+    if whole is not None:
+        return (ModuleGroup(component, whole, len(names), sum(infos[n].numel for n in names)),) if names else ()
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        groups.setdefault(n.rsplit(".", 1)[0] if "." in n else n, []).append(n)
+    return tuple(ModuleGroup(component, m, len(ns), sum(infos[n].numel for n in ns)) for m, ns in groups.items())
+
+
+def compare_leftovers(a: Model, names_a: Sequence[str], b: Model, names_b: Sequence[str], component: str, *,
+                      rng: np.random.Generator, rows: int = 32) -> ModuleDiff:  # fmt: skip
+    """Pair B's weight tensors ``names_b`` with A's ``names_a`` by shape and content (see the module docstring)."""
+    wa, wb = weight_names(a, names_a), weight_names(b, names_b)
+    ia, ib = a.checkpoint.tensor_infos(), b.checkpoint.tensor_infos()
+    used: set[str] = set()
+    matched: list[RoleDiff] = []
+    left_b: list[str] = []
+    for nb in sorted(wb, key=lambda n: (-ib[n].numel, n)):
+        sb = tuple(ib[nb].shape)
+        cands = [(na, False) for na in wa if na not in used and tuple(ia[na].shape) == sb]
+        if len(sb) == 2 and sb[0] != sb[1]:
+            cands += [(na, True) for na in wa if na not in used and tuple(ia[na].shape) == sb[::-1]]
+        if not cands:
+            left_b.append(nb)
+            continue
+        n0 = sb[0] if sb else 1
+        sel = None if n0 <= rows else np.sort(rng.choice(n0, size=rows, replace=False))
+        xb = _read(b, nb, sel, False)
+        best: tuple[float, str, bool, np.ndarray] | None = None
+        for na, tr in cands:
+            xa = _read(a, na, sel, tr)
+            r = _rel(xa, xb)
+            if best is None or r < best[0]:
+                best = (r, na, tr, xa)
+        assert best is not None
+        r, na, tr, xa = best
+        dts = (ia[na].dtype, ib[nb].dtype)
+        tol = tolerance(*dts)
+        same = bool(np.array_equal(xa, xb))
+        matched.append(RoleDiff(nb, sb, dts, int(xb.shape[0]) if xb.ndim else 1, r, tol, same, tr,
+                                bool((same or r <= tol) and xa.size >= 64), None if na == nb else na))  # fmt: skip
+        used.add(na)
+    left_a = [n for n in wa if n not in used]
+    return ModuleDiff(tuple(matched), group_modules(b, left_b, component), group_modules(a, left_a, component))
+
+
+def _read(m: Model, name: str, sel: np.ndarray | None, transposed: bool) -> np.ndarray:
+    if transposed:
+        full = np.asarray(m.checkpoint.read(name), dtype=np.float32).T
+        return np.ascontiguousarray(full if sel is None else full[sel])
+    x = m.checkpoint.read(name, rows=sel) if sel is not None else m.checkpoint.read(name)
+    return np.asarray(x, dtype=np.float32)
+
+
+def _rel(a: np.ndarray, b: np.ndarray) -> float:
+    if a.shape != b.shape:
+        return math.inf
+    a64 = a.astype(np.float64)
+    d = a64 - b
+    return float(np.sqrt(np.sum(d * d)) / max(float(np.sqrt(np.sum(a64 * a64))), 1e-30))
