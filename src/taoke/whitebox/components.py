@@ -194,7 +194,9 @@ def compare_sources(
                                       (ta[0], tb[0]), (ta[1], tb[1]), with_modules(v, left)))  # fmt: skip
     if len(pairs) == 1 and raw:  # an ordinary pair: its verdict, adjusted for the tensors outside its roles
         return with_modules(raw[0], modules)
-    return decide_whole(tuple(parts), modules, alpha=alpha)
+    whole = decide_whole(tuple(parts), modules, alpha=alpha)
+    # the whole verdict carries the language model's evidence; it names the checkpoints, not the component views
+    return replace(whole, evidence=replace(whole.evidence, path_a=a.path, path_b=b.path))
 
 
 def _root(view: Model) -> Model:

@@ -14,14 +14,13 @@ llama.cpp's ``rope_freqs`` which it computes from the config).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from taoke.whitebox.exact import RoleDiff, tolerance
+from taoke.whitebox.exact import RoleDiff, _rel, tolerance
 
 if TYPE_CHECKING:
     from taoke.model import Model
@@ -152,10 +151,3 @@ def _read(m: Model, name: str, sel: np.ndarray | None, transposed: bool) -> np.n
     x = m.checkpoint.read(name, rows=sel) if sel is not None else m.checkpoint.read(name)
     return np.asarray(x, dtype=np.float32)
 
-
-def _rel(a: np.ndarray, b: np.ndarray) -> float:
-    if a.shape != b.shape:
-        return math.inf
-    a64 = a.astype(np.float64)
-    d = a64 - b
-    return float(np.sqrt(np.sum(d * d)) / max(float(np.sqrt(np.sum(a64 * a64))), 1e-30))
