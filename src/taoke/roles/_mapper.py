@@ -73,14 +73,19 @@ def map_roles(checkpoint: Checkpoint, config: ModelConfig | None = None) -> Role
         links = {str(k): str(v) for k, v in mb.items() if isinstance(v, str)}
     else:
         links = onnx_bias_links(meta.get("consumers") if isinstance(meta, Mapping) else None, shapes)
-    return map_tensors(
-        shapes,
-        config,
-        layout_notes=layout if isinstance(layout, Mapping) else None,
-        stored_transposed=transposed,
-        links=links,
-        graph_order=list(mm) if isinstance(mm, Mapping) else None,
-    )
+    try:
+        return map_tensors(
+            shapes,
+            config,
+            layout_notes=layout if isinstance(layout, Mapping) else None,
+            stored_transposed=transposed,
+            links=links,
+            graph_order=list(mm) if isinstance(mm, Mapping) else None,
+        )
+    except RoleError as e:  # say which checkpoint (map_tensors sees shapes only)
+        if e.subject:
+            raise
+        raise RoleError(e.message, subject=str(checkpoint.path), hint=e.hint) from None
 
 
 def map_tensors(
