@@ -13,9 +13,11 @@ What this module does:
   loop (strings) and kept out of :attr:`GGUFCheckpoint.metadata` (only their length is recorded there);
 * validates every count and length against the bytes left in the file *before* allocating anything (a "lying
   tensor count" of 10**12 costs nothing), rejects unknown value types, misaligned or overlapping tensor offsets,
-  ``n_dims > 4``, dims whose product overflows, ``ne0`` that is not a multiple of the type's block size;
+  ``n_dims > 4``, a dimension larger than the file (:func:`taoke.io.base.check_shape`), dims whose product
+  overflows, ``ne0`` that is not a multiple of the type's block size;
 * opens a file whose header is complete but whose tensor data is cut short (``truncated`` is then True) and raises
-  :class:`~taoke.errors.CorruptFile` only when bytes past the end are actually asked for;
+  :class:`~taoke.errors.CorruptFile` only when bytes past the end are actually asked for -- checked before the
+  output array is made, so a lying shape (a 6 GB tensor in a 40 KB file) allocates nothing;
 * reads only the bytes of the rows asked for. Shapes are in PyTorch order (``shape = reversed(ne)``); a row is an
   index along axis 0. Quant blocks run along ``ne0`` (the innermost dimension), so rows are independent and are
   dequantised with ``gguf.quants.dequantize`` block by block.

@@ -1,6 +1,8 @@
 """ONNX model reader: initializers as tensors, int8 weights dequantised, graph roles recorded.
 
-The model is parsed with the ``onnx`` package from bytes read through the :class:`Source` (so they are counted);
+The model is parsed with the ``onnx`` package from bytes read through the :class:`Source` (so they are counted),
+then checked before anything is sized from it: names are UTF-8, each initializer's dims (at most the file's size
+each) agree with its ``raw_data`` length, typed-field length or external ``length``;
 external-data initializers (``data_location = EXTERNAL``) are *not* loaded at open: their ``location``/
 ``offset``/``length`` are resolved next to the model file (folder or URL base) and rows are read lazily from
 there, as for safetensors. Embedded initializers live in the parsed protobuf, so an ONNX file without external

@@ -7,8 +7,8 @@ few hundred MB of RAM.
 
 The header is checked before anything trusts it: its length must fit the file (and stay under 100 MB, the
 limit the reference ``safetensors`` library applies), it must be a JSON object of ``{name: {dtype, shape,
-data_offsets}}``, every span must be non-negative, inside the data section, exactly ``numel × itemsize``
-bytes long and must not overlap another. Holes between spans are tolerated (the reference library refuses
+data_offsets}}``, every dimension at most the file's size (:func:`taoke.io.base.check_shape`), every span
+non-negative, inside the data section, exactly ``numel × itemsize`` bytes long and must not overlap another. Holes between spans are tolerated (the reference library refuses
 them; they do no harm to a reader).
 
 Floating dtypes (F64, F32, F16, BF16, F8_E4M3, F8_E5M2) are returned as float32. BF16 is widened by shifting

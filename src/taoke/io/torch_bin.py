@@ -5,6 +5,9 @@ A ``.bin``/``.pt`` file is either a zip archive (torch ≥ 1.6: ``<prefix>/data.
 sys-info pickle, the object pickle, a pickle of storage keys, then each storage as an int64 element count
 followed by its bytes). Both are read the same way:
 
+* each pickle is first *walked* (:func:`_walk_pickle`: :mod:`pickletools` reads the opcodes and builds nothing):
+  every length an opcode declares must be followed by that many bytes and every memo index must be below the
+  opcode count, because CPython's unpickler allocates what ``BINBYTES8``/``LONG_BINPUT`` declare before reading;
 * the object pickle is loaded by :class:`SafeUnpickler`, a :class:`pickle.Unpickler` whose ``find_class``
   answers only an explicit allow-list (the tensor-rebuild functions of ``torch._utils``, the ``torch.*Storage``
   classes, ``torch.<dtype>``, ``torch.Size``, ``collections.OrderedDict``, ``builtins.set``/``frozenset`` and
