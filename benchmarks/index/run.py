@@ -354,7 +354,7 @@ def synthetic(template: Any, i: int, rng: np.random.Generator) -> Any:
         if rng.random() < 0.5:
             d = d[rng.permutation(d.size)]
         d = d + rng.normal(0.0, rng.uniform(0.02, 0.3), d.size)
-        arrays["desc"] = (d / np.linalg.norm(d)).astype(np.float32)
+        arrays["desc.w"] = (d / np.linalg.norm(d)).astype(np.float32)  # a precomputed descriptor (no tokenizer held)
     if "minhash" in a:
         mh = a["minhash"].copy()
         k = rng.uniform(0.1, 1.0)
@@ -396,7 +396,7 @@ def index_bench(zoo_db: Path, work: Path, quick: bool, rng: np.random.Generator)
                 cands = shortlist(s, fq, size=20)
                 sl.append(time.perf_counter() - t)
                 t = time.perf_counter()
-                hits = search(s, fq, k=5, size=20)
+                hits = search(s, fq, k=5, size=20).hits
                 full.append(time.perf_counter() - t)
                 want = parents[q]
                 recall.append(want is None or any(h.name == want and h.related for h in hits))

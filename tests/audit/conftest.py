@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.index.conftest import blas_one_thread, fps, small_zoo  # noqa: F401 - the index tests' real fingerprints
+
 
 @pytest.fixture(scope="session")
 def zoo_entry(data_dir: Path) -> Path:

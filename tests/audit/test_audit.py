@@ -12,6 +12,8 @@ import pytest
 
 import taoke
 from taoke.audit import (
+    EXIT_CONSISTENT,
+    EXIT_INCONCLUSIVE,
     EXIT_UNDECLARED,
     EXIT_UNSUPPORTED,
     Detection,
@@ -95,3 +97,75 @@ def test_undeclared_derivative_flagged_and_declared_one_passes(zoo_entry: Path, 
     # ... and a declared base that the weights do not support (the model is compared with an unrelated one)
     unrel = Detection(det["location"], tuple(det["ids"]), "apache-2.0", "unrelated", "unrelated: ...", 0.0)
     assert assess(decl, [unrel]).exit_code == EXIT_UNSUPPORTED
+
+
+# -- exit codes of the four outcomes, on the derivatives an ancestor search must find (issue 15) --------------------
+
+TINY_SCRATCH = SCRATCH_CARD.replace("Acme-LM 135M", "Acme-LM")
+TINY_DECLARED = """---
+license: apache-2.0
+base_model: taoke-zoo/tiny-0
+---
+# Acme-LM
+
+A pruned tiny-0 by the Acme lab.
+"""
+
+
+@pytest.fixture(scope="module")
+def tiny_index(fps, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
+    """An index of tiny-0 (the base), tiny-1 (independent, same tokenizer) and MiniLM, from their fingerprints."""
+    db = tmp_path_factory.mktemp("audit") / "tiny.db"
+    assert main(["index", "add", str(fps["tiny-0"]), str(fps["tiny-1"]), str(fps["minilm"]), "--index", str(db)]) == 0
+    return db
+
+
+def _audit(capsys, *args: str) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
+    capsys.readouterr()
+    rc = main(["audit", *args, "--no-tokenizer", "--json"])
+    return rc, json.loads(capsys.readouterr().out)
+
+
+def test_undeclared_derivation_found_in_the_index(small_zoo, tiny_index: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Unknown tensor schema, odd config, no tokenizer, a from-scratch card: the index finds tiny-0 (exit 10)."""
+    shell = _variant(small_zoo.path_of("tiny-0-opaque"), tmp_path / "acme", TINY_SCRATCH)
+    rc, doc = _audit(capsys, str(shell), "--against", str(tiny_index))
+    assert rc == EXIT_UNDECLARED and doc["status"] == "undeclared-derivation"
+    assert doc["search"]["found"] and doc["search"]["indexed"] == 3
+    assert doc["detections"][0]["verdict"] == "derived" and "tiny-0" in doc["detections"][0]["ids"]
+
+
+def test_declared_base_confirmed_is_consistent(small_zoo, tiny_index: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    good = _variant(small_zoo.path_of("tiny-0-mlp-prune"), tmp_path / "acme", TINY_DECLARED)
+    rc, doc = _audit(capsys, str(good), "--against", str(tiny_index))
+    assert rc == EXIT_CONSISTENT and doc["status"] == "consistent"
+    assert "declared-confirmed" in [f["kind"] for f in doc["findings"]]
+
+
+def test_unsupported_claim(small_zoo, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """An independently trained model declaring tiny-0 as its base, tested against tiny-0: exit 11."""
+    liar = _variant(small_zoo.path_of("tiny-1"), tmp_path / "acme", TINY_DECLARED)
+    rc, doc = _audit(capsys, str(liar), "--candidate", str(small_zoo.path_of("tiny-0")))
+    assert rc == EXIT_UNSUPPORTED and doc["status"] == "declared-unsupported"
+    assert doc["detections"][0]["verdict"] == "independent-same-architecture"
+
+
+def test_a_miss_is_inconclusive_never_consistent(small_zoo, fps, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    """The ancestor is not indexed: the search tests what it has, finds nothing related, and says so (exit 12)."""
+    db = tmp_path / "no-tiny-0.db"
+    assert main(["index", "add", str(fps["tiny-1"]), str(fps["minilm"]), "--index", str(db)]) == 0
+    shell = _variant(small_zoo.path_of("tiny-0-transplant"), tmp_path / "acme", TINY_SCRATCH)
+    rc, doc = _audit(capsys, str(shell), "--against", str(db))
+    assert rc == EXIT_INCONCLUSIVE and doc["status"] == "inconclusive"
+    assert doc["summary"].startswith("inconclusive: no ancestor found among 2 indexed models (bert ×1, llama ×1)")
+    assert doc["search"]["tested"] == 2 and not doc["search"]["found"]
+    # nothing given at all: nothing was tested, which is not a clean bill either
+    rc, doc = _audit(capsys, str(shell))
+    assert rc == EXIT_INCONCLUSIVE and doc["summary"].startswith("inconclusive: nothing was tested")
+
+
+def test_against_a_model_points_to_candidate(small_zoo, smollm2_gguf: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    capsys.readouterr()
+    rc = main(["audit", str(small_zoo.path_of("tiny-0")), "--against", str(smollm2_gguf)])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "GGUF model, not a fingerprint index" in err and "--candidate" in err

@@ -3,8 +3,8 @@
 ``fps[name]`` fingerprints a real model the first time it is asked for and keeps the ``.tkfp`` under
 ``$TAOKE_DATA/fingerprints/`` keyed by the model files (relative path, size, mtime), the fingerprint parameters and a
 digest of taoke's source code, so a code change re-fingerprints and a rerun costs nothing. The fast tests use the
-cheap models (MiniLM and its zoo derivatives and int8 ONNX export, the two tiny independently trained models) and
-SmolLM2 once (the real Q4_1 GGUF); the SmolLM2 zoo derivatives (538 MB each) are fingerprinted only by slow tests.
+cheap models (MiniLM and its zoo derivatives and int8 ONNX export, four tiny independently trained models and the
+derivatives of tiny-0 that the ancestor search must find) and SmolLM2 once (the real Q4_1 GGUF); the SmolLM2 zoo derivatives (538 MB each) are fingerprinted only by slow tests.
 
 BLAS runs single-threaded during these tests (``blas_one_thread``): on a busy 2-core machine OpenBLAS threads spin
 against other processes and made a fingerprint comparison 10× slower (18 s → 1.5 s measured).
@@ -22,7 +22,10 @@ import pytest
 
 import taoke
 
-FAST_ZOO = ("minilm-noise", "minilm-perm", "tiny-0", "tiny-1")
+FAST_ZOO = ("minilm-noise", "minilm-perm", "tiny-0", "tiny-1", "tiny-2", "tiny-3")
+#: the derivation kinds an ancestor search must not lose, built from tiny-0 (taoke.zoo.recipes_ancestry, fast subset)
+ANCESTRY_ZOO = tuple(f"tiny-0-{k}" for k in ("interleave", "mlp-prune", "width-prune", "opaque", "no-tokenizer",
+                                             "transplant", "rotate-perm", "moe", "merge"))  # fmt: skip
 SLOW_ZOO = ("smollm2-f32", "smollm2-renamed", "smollm2-layer-subset", "smollm2-rotate")
 
 
@@ -115,7 +118,7 @@ def small_zoo(data_dir: Path):  # type: ignore[no-untyped-def]
     """The cheap zoo entries (built from the real MiniLM / SmolLM2 if missing; cached under $TAOKE_DATA/zoo)."""
     from taoke.zoo.build import build_zoo
 
-    return build_zoo(data_dir / "zoo", subset="fast", data_dir=data_dir, only=FAST_ZOO)
+    return build_zoo(data_dir / "zoo", subset="fast", data_dir=data_dir, only=FAST_ZOO + ANCESTRY_ZOO)
 
 
 @pytest.fixture(scope="session")
@@ -131,6 +134,6 @@ def fps(small_zoo, data_dir: Path, smollm2_gguf: Path, minilm_dir: Path, minilm_
     """Fingerprint files of real models by name (lazy; SmolLM2 zoo names need the ``smollm2_zoo`` fixture)."""
     zoo_root = Path(small_zoo.root)
     locs = {"smollm2-q4_1": smollm2_gguf, "minilm": minilm_dir, "minilm-int8": minilm_onnx}
-    locs |= {n: small_zoo.path_of(n) for n in FAST_ZOO}
+    locs |= {n: small_zoo.path_of(n) for n in FAST_ZOO + ANCESTRY_ZOO}
     locs |= {n: zoo_root / n for n in SLOW_ZOO}
     return FingerprintCache(locs, Path(os.environ.get("TAOKE_FP_CACHE") or data_dir / "fingerprints"))

@@ -24,8 +24,9 @@ def test_add_list_search_rm(tmp_path: Path, fps) -> None:
         for n in names:
             s.add(Fingerprint.load(fps[n]))
         assert [m.name for m in s.models()] == names
-        hits = search(s, Fingerprint.load(fps["minilm-perm"]), k=4)
-        assert {h.name for h in hits if h.related} == {"minilm", "minilm-noise"}
+        res = search(s, Fingerprint.load(fps["minilm-perm"]), k=4, thorough=True)
+        hits = res.hits
+        assert {h.name for h in hits if h.related} == {"minilm", "minilm-noise"} and res.found
         assert all(h.verdict == "derived" for h in hits if h.related)
         assert s.remove("tiny-0") and not s.remove("tiny-0")
         assert s.count() == 3
@@ -51,10 +52,14 @@ def test_migration_from_v1(tmp_path: Path, fps) -> None:
     con.commit()
     con.close()
     with IndexStore(db) as s:
-        assert s.schema_version == SCHEMA_VERSION == 3  # 1 → 2 → 3
+        assert s.schema_version == SCHEMA_VERSION == 4  # 1 → 2 → 3 → 4
         assert s.con.execute("SELECT name FROM sqlite_master WHERE name = 'models_shape'").fetchone()
         sk = s.sketches([1])
-        assert sk[1][1] is not None and (sk[1][1] == fp.arrays["minhash"]).all()
+        assert sk[1].minhash is not None and (sk[1].minhash == fp.arrays["minhash"]).all()
+        # v4 back-filled the id-keyed and body descriptors (and their LSH rows) from the stored fingerprint
+        assert set(sk[1].bits) == {"w", "i", "c"}
+        kinds = {k for (k,) in s.con.execute("SELECT DISTINCT kind FROM lsh WHERE model_id = 1")}
+        assert kinds == {"w", "i", "c"}  # v1 rows held no bands; t bands come with add(), not the back-fill
 
 
 def test_newer_and_corrupt_files_are_refused(tmp_path: Path, smollm2_gguf: Path) -> None:

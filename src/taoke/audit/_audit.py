@@ -7,8 +7,10 @@ fine-tuned from; recorded as a weak declaration); GGUF ``general.base_model.*`` 
 
 Detected: for each candidate ancestor, the white-box verdict of ``taoke compare CANDIDATE MODEL``
 (:func:`taoke.compare`), and the tokenizer family
-(:func:`taoke.tokenizers.identify`). Index search plugs in by passing ready :class:`Detection` values (see
-:func:`audit`'s ``detections``).
+(:func:`taoke.tokenizers.identify`). With ``against=INDEX`` the model is fingerprinted and the index searched for
+its ancestors (:func:`taoke.index.search.search`); every model the search tested exactly becomes a
+:class:`Detection` (its verdict from the fingerprints), and the search itself is recorded, so a miss is reported as
+a miss. Ready :class:`Detection` values can also be passed (``detections``).
 
 Findings and exit codes (for CI and hub gating; the most severe wins):
 
@@ -17,16 +19,19 @@ Findings and exit codes (for CI and hub gating; the most severe wins):
   training while the weights are derived: the shell case;
 * ``declared-unsupported`` (exit 11) — a declared base was given as a candidate and the weights show no
   dependence on it;
-* ``inconclusive`` (exit 12) — a declared base could not be tested (the comparison was inconclusive);
-* ``consistent`` (exit 0) — everything detected is declared (or nothing was detected); declared bases for which
-  no candidate weights were given are listed as *unchecked*, which does not fail the audit.
+* ``inconclusive`` (exit 12) — nothing was tested (no candidate given, or every comparison was inconclusive), an
+  index search found no ancestor ("no ancestor found among N indexed models (what the index covers)": a search
+  that misses is not a clean bill), or a candidate could not be tested;
+* ``consistent`` (exit 0) — at least one candidate was tested to a conclusion and everything detected is declared;
+  declared bases for which no candidate weights were given are listed as *unchecked*, which does not fail it.
 
 Read errors exit 3, usage errors 2 (:mod:`taoke.errors`).
 
 Simplifications accepted: whether a candidate "is" a declared name is decided by matching normalised identifiers
 (lower-case alphanumerics; one contains the other, at least 5 characters): ``HuggingFaceTB/SmolLM2-135M-Instruct``
-matches a GGUF whose ``general.basename`` is ``smollm2``. A same-weights relation (identical / re-packaged) has no
-direction: it is consistent when the candidate carries the model's own name, else it is flagged like a
+matches a GGUF whose ``general.basename`` is ``smollm2``. A same-weights relation (identical / re-packaged, or the
+same weights plus modules one side lacks) has no direction: it is consistent when the candidate is named after the
+model (its name contains the model's own name: an export, a quantised copy), else it is flagged like a
 derivation. The licence checklist is informational, not legal advice.
 """
 
@@ -69,6 +74,7 @@ _GENERIC_STEMS = {"model", "pytorch_model", "consolidated", "model_part_0000", "
 _QUANT_SUFFIX = re.compile(r"[._-](?:q\d(?:_[a-z0-9]+)*|f16|f32|bf16|fp16|fp32|int8|int4|gguf|onnx)$", re.I)
 DERIVED_KINDS = tuple(k for k in VerdictKind if k.related)  # same weights or derived
 INDEPENDENT_KINDS = tuple(k for k in VerdictKind if k.independent)
+SAME_WEIGHTS = tuple(k for k in VerdictKind if k.same_weights)
 
 
 def norm_id(s: str) -> str:
@@ -91,6 +97,20 @@ def ids_match(xs: Sequence[str], ys: Sequence[str]) -> bool:
     nx = {norm_id(x) for x in xs} | {norm_id(x.rsplit("/", 1)[-1]) for x in xs}
     ny = {norm_id(y) for y in ys} | {norm_id(y.rsplit("/", 1)[-1]) for y in ys}
     return any(min(len(a), len(b)) >= 5 and (a in b or b in a) for a in nx for b in ny)
+
+
+def named_after(candidate_ids: Sequence[str], own_ids: Sequence[str]) -> bool:
+    """True when a candidate's name contains the model's own name (normalised, >= 5 characters): its export, its
+    quantised copy. One-way on purpose: a model called ``Llama-3-8B-Acme`` is not named after by ``Llama-3-8B``.
+
+    >>> named_after(["all-minilm-l6-v2-int8-onnx"], ["all-MiniLM-L6-v2"])
+    True
+    >>> named_after(["Llama-3-8B"], ["Llama-3-8B-Acme"])
+    False
+    """
+    cand = {norm_id(x) for x in candidate_ids} | {norm_id(x.rsplit("/", 1)[-1]) for x in candidate_ids}
+    own = {norm_id(x) for x in own_ids} | {norm_id(x.rsplit("/", 1)[-1]) for x in own_ids}
+    return any(len(o) >= 5 and o in c for o in own for c in cand)
 
 
 def path_ids(location: str) -> tuple[str, ...]:
@@ -275,6 +295,7 @@ class AuditResult:
     summary: str
     checklist: tuple[ChecklistItem, ...]
     notes: tuple[str, ...] = ()
+    search: Mapping[str, Any] | None = None  # the index search the detections came from (SearchResult.to_dict())
 
     @property
     def exit_code(self) -> int:
@@ -287,7 +308,7 @@ class AuditResult:
                 "tokenizer": None if self.tokenizer is None else dict(self.tokenizer),
                 "findings": [f.to_dict() for f in self.findings],
                 "licence_checklist": [c.to_dict() for c in self.checklist], "disclaimer": DISCLAIMER,
-                "notes": list(self.notes)}
+                "notes": list(self.notes), "search": None if self.search is None else dict(self.search)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AuditResult:
@@ -295,7 +316,7 @@ class AuditResult:
         return cls(Declaration.from_dict(d["declared"]), tuple(Detection.from_dict(x) for x in d.get("detections") or ()),
                    d.get("tokenizer"), tuple(Finding.from_dict(f) for f in d.get("findings") or ()), str(d["status"]),
                    str(d.get("summary", "")), tuple(ChecklistItem.from_dict(c) for c in d.get("licence_checklist") or ()),
-                   tuple(str(n) for n in d.get("notes") or ()))  # fmt: skip
+                   tuple(str(n) for n in d.get("notes") or ()), d.get("search"))  # fmt: skip
 
 
 def display_name(det: Detection) -> str:
@@ -318,16 +339,19 @@ def _mentions(decl: Declaration, ids: Sequence[str]) -> bool:
 
 
 def assess(decl: Declaration, detections: Sequence[Detection], tokenizer: Mapping[str, Any] | None = None,
-           notes: Sequence[str] = ()) -> AuditResult:
-    """Compare declarations with detections (pure logic; no file is read here)."""
+           notes: Sequence[str] = (), search: Mapping[str, Any] | None = None) -> AuditResult:
+    """Compare declarations with detections (pure logic; no file is read here).
+
+    ``search`` is the summary of an index search the detections came from (``SearchResult.to_dict()``): when it
+    found no related model, the audit is inconclusive whatever else was tested."""
     findings: list[Finding] = []
     ancestors: list[Detection] = []
     for det in detections:
         name = display_name(det)
         where = _declares(decl, det)
         if det.verdict in DERIVED_KINDS:
-            same = VerdictKind(det.verdict).same_weights
-            if same and ids_match(decl.own_ids, det.ids):
+            same = VerdictKind(det.verdict).same_weights or det.compare.get("shared_part") in SAME_WEIGHTS
+            if same and named_after(det.ids, decl.own_ids):
                 findings.append(Finding("same-model", f"same weights as {name}, which carries this model's own name "
                                         f"(another packaging of the same model): {det.sentence}", det.location))
                 continue
@@ -352,6 +376,15 @@ def assess(decl: Declaration, detections: Sequence[Detection], tokenizer: Mappin
         elif where:
             findings.append(Finding("inconclusive", f"declared base {where} could not be checked: {det.sentence}",
                                     det.location))
+        elif det.verdict not in INDEPENDENT_KINDS:
+            findings.append(Finding("inconclusive", f"{name} could not be tested: {det.sentence}", det.location))
+    conclusive = [d for d in detections if d.verdict in DERIVED_KINDS or d.verdict in INDEPENDENT_KINDS]
+    if search is not None and not search.get("found"):
+        findings.append(Finding("inconclusive", str(search.get("sentence") or "no ancestor found in the index")))
+    elif not conclusive and search is None:
+        findings.append(Finding("inconclusive", "nothing was tested: " + (
+            "no candidate ancestor was given (add --candidate MODEL, or --against INDEX to search for one)"
+            if not detections else "no comparison reached a conclusion")))  # fmt: skip
     tested = [b for b, _w in decl.bases if any(ids_match([b], d.ids) for d in detections)]
     for b, w in decl.bases:
         if b not in tested:
@@ -371,13 +404,19 @@ def assess(decl: Declaration, detections: Sequence[Detection], tokenizer: Mappin
             "supported by the weights", "inconclusive": "inconclusive"}
     if status in lead:
         summary = f"{lead[status]}: " + next(f.text for f in findings if f.kind == status)
-    else:
-        summary = (f"consistent: {n_anc} detected ancestor(s), all declared" if n_anc else
-                   "consistent: no derivation from the given candidates was detected")
+    else:  # at least one conclusive test, and nothing it found contradicts the declarations
+        names = ", ".join(display_name(d) for d in conclusive[:3]) + (", ..." if len(conclusive) > 3 else "")
+        if n_anc:
+            summary = f"consistent: {n_anc} detected ancestor(s), all declared"
+        elif any(f.kind == "same-model" for f in findings):
+            summary = f"consistent: the tested candidate(s) ({names}) are this model in another packaging"
+        else:
+            summary = (f"consistent: no derivation from the {len(conclusive)} tested candidate(s) ({names}); "
+                       "models that were not tested are not covered")
         if any(f.kind == "declared-unchecked" for f in findings):
             summary += "; some declared bases were not checked (no weights given)"
     return AuditResult(decl, tuple(detections), tokenizer, tuple(findings), status, summary,
-                       checklist(decl, ancestors), tuple(notes))
+                       checklist(decl, ancestors), tuple(notes), None if search is None else dict(search))
 
 
 def _check(decl: Declaration, det: Detection, check: str | None, lic: Licence) -> str:
@@ -420,21 +459,32 @@ def audit(
     *,
     candidates: Sequence[str] = (),
     detections: Sequence[Detection] = (),
+    against: str | Path | None = None,
     tokenizer: bool = True,
     seed: int = defaults.SEED,
     units: int = defaults.UNITS,
     alpha: float = defaults.ALPHA,
+    k: int = 5,
+    fingerprint: Any = None,
 ) -> AuditResult:
-    """Audit ``model`` (a path or URL) against candidate ancestors (paths) and/or ready ``detections``.
-
-    ``detections`` is the hook for the fingerprint index: a search turns its hits into :class:`Detection` values.
-    """
+    """Audit ``model`` (a path or URL) against candidate ancestors (paths), ready ``detections`` and/or the
+    fingerprint index ``against`` (searched for the model's ancestors; ``fingerprint`` is the model's fingerprint
+    when one is at hand, else the model is fingerprinted here)."""
     import taoke
 
     notes: list[str] = []
+    search: dict[str, Any] | None = None
+    if against is not None:  # a bad index is reported before any work on the model
+        from taoke.index.store import open_store
+
+        _check_index(against)
+        open_store(against, readonly=True).close()
     with taoke.open(model) as m:
         decl = read_declaration(m)
         dets = list(detections) + [detect(m, c, seed=seed, units=units, alpha=alpha) for c in candidates]
+        if against is not None:
+            found, search = search_index(against, m if fingerprint is None else fingerprint, k=k, seed=seed)
+            dets += [d for d in found if d.location not in {x.location for x in dets}]
         tok: dict[str, Any] | None = None
         if tokenizer:
             try:
@@ -444,6 +494,38 @@ def audit(
                 tok = None if v is None else identify(v).to_dict()
             except Exception as e:  # noqa: BLE001 - the tokenizer family is informational
                 notes.append(f"tokenizer not identified: {str(e).splitlines()[0][:160]}")
-    if not candidates and not detections:
-        notes.append("no candidate ancestors given: only the declarations and the tokenizer family were read")
-    return assess(decl, dets, tok, notes)
+    return assess(decl, dets, tok, notes, search)
+
+
+def _check_index(path: str | Path) -> None:
+    """A model given where an index is wanted is a usage error that points to ``--candidate``."""
+    from taoke.errors import UsageError
+    from taoke.index.store import model_not_index
+
+    what = model_not_index(path)
+    if what is not None:
+        raise UsageError(f"this is a {what}, not a fingerprint index", subject=str(path),
+                         hint=f"to test it as a candidate ancestor use --candidate {path}; to search many models, "
+                              "build an index with `taoke index add` and pass it to --against")  # fmt: skip
+
+
+def search_index(index: str | Path, model: Any, *, k: int = 5, seed: int = defaults.SEED
+                 ) -> tuple[list[Detection], dict[str, Any]]:  # fmt: skip
+    """Search ``index`` for ancestors of ``model`` (a :class:`taoke.model.Model`, a path, or its
+    :class:`~taoke.index.fingerprint.Fingerprint`): every model tested exactly becomes a :class:`Detection`
+    (verdict from the fingerprints), with the search's summary (:meth:`SearchResult.to_dict`)."""
+    from taoke.index.fingerprint import Fingerprint, make_fingerprint
+    from taoke.index.search import search
+    from taoke.index.store import open_store
+
+    fp = model if isinstance(model, Fingerprint) else make_fingerprint(model)
+    with open_store(index, readonly=True) as store:
+        res = search(store, fp, k=k, seed=seed)
+        dets = []
+        for h in res.hits:
+            card = store.header(h.model_id).get("card") or {}
+            ids = tuple(dict.fromkeys(x for x in (card.get("name"), h.name, *path_ids(h.location))
+                                      if isinstance(x, str) and x.strip()))  # fmt: skip
+            dets.append(Detection(h.location, ids, card.get("license"), h.verdict, h.sentence, h.log10_p,
+                                  dict(h.compare)))  # fmt: skip
+    return dets, res.to_dict() | {"index": str(index)}

@@ -1,10 +1,11 @@
 """`taoke audit MODEL`: does the model declare what its weights show? Exit codes for CI and hub gating.
 
-    0   consistent (everything detected is declared; unchecked declarations do not fail)
+    0   consistent (a candidate was tested to a conclusion and everything detected is declared; unchecked
+        declarations do not fail)
     10  undeclared derivation (weights derived from / the same as a candidate the model does not declare,
         or the card claims training from scratch)
     11  declared but not supported (a declared base was given and the weights show no dependence on it)
-    12  inconclusive (a declared base could not be tested)
+    12  inconclusive (nothing was tested, the index search found no ancestor, or a candidate could not be tested)
     2   usage error, 3 read error (see taoke.errors)
 """
 
@@ -53,6 +54,8 @@ def _render(res, con: Console) -> None:  # type: ignore[no-untyped-def]
         for item in res.checklist:
             c.add_row(item.obligation, item.status)
         con.print(c)
+    if res.search is not None:
+        con.print(f"[dim]index search ({res.search.get('index')}): {res.search.get('sentence')}[/]")
     for n in res.notes:
         con.print(f"[dim]note: {n}[/]")
 
@@ -60,7 +63,8 @@ def _render(res, con: Console) -> None:  # type: ignore[no-untyped-def]
 def audit_cmd(
     model: str = typer.Argument(..., help="The model under audit: file, folder or URL."),
     candidate: list[str] = typer.Option([], "--candidate", "-c", help="A candidate ancestor (repeatable)."),
-    against: Path | None = typer.Option(None, "--against", help="A fingerprint index to search for ancestors."),
+    against: Path | None = typer.Option(None, "--against", help="A fingerprint index (`taoke index add`) to search "
+                                        "for ancestors; a single model goes to --candidate."),
     no_tokenizer: bool = typer.Option(False, "--no-tokenizer", help="Skip the tokenizer-family identification."),
     seed: int = typer.Option(defaults.SEED, "--seed", help="Seed of the weight comparisons."),
     alpha: float = typer.Option(defaults.ALPHA, "--alpha", help="Significance level for 'derived'."),
@@ -72,35 +76,15 @@ def audit_cmd(
 
     if report is not None:
         check_report_path(report)  # before the audit, not after it
-    candidates = list(candidate)
-    if against is not None:
-        candidates += [c for c in _index_candidates(against, model) if c not in candidates]
     with err_console.status("auditing…", spinner="dots") if not as_json else nullcontext():
-        res = audit(model, candidates=tuple(candidates), tokenizer=not no_tokenizer, seed=seed, alpha=alpha)
+        res = audit(model, candidates=tuple(candidate), against=against, tokenizer=not no_tokenizer, seed=seed,
+                    alpha=alpha)
     d = res.to_dict()
     if report is not None:
         write_cli_report(d, report)
     emit(d, as_json, lambda con: _render(res, con))
     if res.exit_code:
         raise typer.Exit(res.exit_code)
-
-
-def _index_candidates(index: Path, model: str, k: int = 5) -> list[str]:
-    """Related models the fingerprint index finds for ``model`` (their locations become audit candidates, each
-    then checked with the full-weight comparison)."""
-    from taoke.index.fingerprint import make_fingerprint
-    from taoke.index.search import search
-    from taoke.index.store import open_store
-
-    store = open_store(index, readonly=True)
-    try:
-        hits = search(store, make_fingerprint(model), k=k)
-    finally:
-        store.close()
-    locs = [h.location for h in hits if h.related and h.location]
-    if not locs:
-        err_console.print(f"[dim]note: the index {index} holds no model related to {model}[/]")
-    return locs
 
 
 def register(app: typer.Typer) -> None:

@@ -70,26 +70,45 @@ def search_cmd(
     target: str = typer.Argument(..., help="Model or fingerprint file to look up."),
     db: Path = DB_OPT,
     k: int = typer.Option(5, "-k", help="Hits to show."),
-    shortlist: int = typer.Option(20, "--shortlist", help="Candidates from the LSH stage that get exact tests."),
+    shortlist: int = typer.Option(20, "--shortlist", help="Candidates from the first cut that may get exact tests."),
+    thorough: bool = typer.Option(False, "--thorough", help="Test the whole shortlist, even after an ancestor is "
+                                  "found (slower; ranks more candidates)."),
+    no_widen: bool = typer.Option(False, "--no-widen", help="Never test beyond the shortlist when it finds nothing."),
+    budget: float | None = typer.Option(None, "--budget", min=0.0, help="Stop the exact tests after this many "
+                                        "seconds (what was left untested is reported)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
-    """Nearest ancestors of a model: LSH shortlist, then the exact tests with calibrated evidence."""
+    """Nearest ancestors of a model: a first cut by tokenizer, embedding, body-sketch and architecture keys, then
+    the exact tests with calibrated evidence. Always ends with one sentence: the best ancestor found, or how many
+    models were considered and why none qualified."""
+    from taoke.errors import UsageError
     from taoke.index.search import search
-    from taoke.index.store import open_store
+    from taoke.index.store import model_not_index, open_store
 
-    fp = _load_fp(target)
-    with open_store(db, readonly=True) as s:
-        hits = search(s, fp, k=k, size=shortlist)
-    d = {"query": fp.name, "hits": [h.to_dict() for h in hits]}
+    what = model_not_index(db)
+    if what is not None:
+        raise UsageError(f"--index names a {what}, not a fingerprint index", subject=str(db),
+                         hint="give the model to look up as the argument and the index with --index")  # fmt: skip
+    with open_store(db, readonly=True) as s:  # a bad index is reported before the target is fingerprinted
+        fp = _load_fp(target)
+        res = search(s, fp, k=k, size=shortlist, thorough=thorough, widen=not no_widen, budget_s=budget)
+    d = res.to_dict()
 
     def render(c: Console) -> None:
-        t = Table(title=f"nearest ancestors of {fp.name}")
-        for col in ("model", "verdict", "log10 p", "similarity", "sketch", "evidence"):
-            t.add_column(col, overflow="fold")
-        for h in hits:
-            t.add_row(h.name, h.verdict, "" if h.log10_p is None else f"{h.log10_p:.1f}", f"{h.similarity:.3f}",
-                      f"{h.sketch_similarity:.3f}", h.sentence[:110])  # fmt: skip
-        c.print(t)
+        if res.hits:
+            t = Table(title=f"nearest ancestors of {fp.name}")
+            for col in ("model", "verdict", "log10 p", "similarity", "sketch", "found by", "evidence"):
+                t.add_column(col, overflow="fold")
+            for h in res.hits:
+                t.add_row(h.name, h.verdict, "" if h.log10_p is None else f"{h.log10_p:.1f}", f"{h.similarity:.3f}",
+                          f"{h.sketch_similarity:.3f}", ", ".join(h.via), h.sentence[:110])  # fmt: skip
+            c.print(t)
+        from rich.markup import escape
+
+        colour = "green" if res.found else "yellow"
+        c.print(f"[{colour}]{escape(res.sentence())}[/]", highlight=False)
+        if res.found:
+            c.print(f"[dim]searched: {escape(res.searched())}[/]", highlight=False)
 
     emit(d, as_json, render)
 

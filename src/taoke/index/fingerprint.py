@@ -388,12 +388,17 @@ def _anchors(view: _WholeReads, vocab: Any) -> dict[str, np.ndarray]:
 
 
 def _unit_layer(view: _WholeReads, i: int, units: int, arrays: dict[str, np.ndarray]) -> bool:
-    """Keep layer ``i``'s top ``units`` canonical units (as ``mlp_parts`` gives them); False if it has no MLP."""
+    """Keep layer ``i``'s top ``units`` canonical units (as ``mlp_parts`` gives them) and its residual-channel
+    profile; False if it has no MLP."""
+    from taoke.index.sketch import channel_profile
     from taoke.whitebox.mlp import mlp_parts
 
     parts = mlp_parts(view, i)
     if "up" not in parts:
         return False
+    prof = channel_profile(parts)  # the body sketch's per-layer input (taoke.index.sketch)
+    if prof is not None:
+        arrays[f"ch.{i}"] = prof.astype(np.float16)
     key = unit_key(parts)
     sel = np.sort(np.argsort(-key, kind="stable")[: min(units, key.shape[0])])
     arrays[f"ui.{i}"] = sel.astype(np.int32)
