@@ -5,6 +5,7 @@ Public entry points::
     import taoke
     v = taoke.compare("base.gguf", "suspect/")     # white-box lineage verdict (taoke.verdict.Verdict)
     t = taoke.compare_tokenizers("a.gguf", "b/")   # tokenizer relation with a calibrated p-value
+    r = taoke.probe("http://host:8000/v1")          # which model is behind an OpenAI-compatible API
     ckpt = taoke.open_checkpoint("model.gguf")     # lazy tensor access, any format
     model = taoke.open("model.gguf")               # + canonical roles, config, tokenizer, card
 
@@ -19,14 +20,14 @@ __version__ = "0.1.0"
 import os  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402
 
-from taoke.api import compare, compare_tokenizers  # noqa: E402
+from taoke.api import compare, compare_tokenizers, probe  # noqa: E402
 from taoke.errors import TaokeError  # noqa: E402
 from taoke.io import open_checkpoint  # noqa: E402
 
 if TYPE_CHECKING:
     from taoke.model import Model
 
-__all__ = ["TaokeError", "__version__", "compare", "compare_tokenizers", "open", "open_checkpoint"]
+__all__ = ["TaokeError", "__version__", "compare", "compare_tokenizers", "open", "open_checkpoint", "probe"]
 
 
 def open(location: str | os.PathLike[str]) -> Model:  # noqa: A001 - mirrors safetensors.safe_open / builtins.open

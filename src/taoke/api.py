@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 #: what :func:`compare` accepts for each side
 ModelLike: TypeAlias = "str | os.PathLike[str] | EvidenceSource | Fingerprint"
 
-__all__ = ["ModelLike", "compare", "compare_tokenizers"]
+__all__ = ["ModelLike", "compare", "compare_tokenizers", "probe"]
 
 
 def compare(
@@ -111,3 +111,35 @@ def compare_tokenizers(
 # -- probe ------------------------------------------------------------------------------------------------------
 # The black-box entry point (``taoke.probe(endpoint, ...) -> ProbeReport``) belongs here, beside ``compare``:
 # a thin call into :mod:`taoke.blackbox`, exported from ``taoke/__init__.py`` like the two above.
+
+
+def probe(
+    url: str,
+    *,
+    model: str = "default",
+    api_key_env: str = "OPENAI_API_KEY",
+    budget: int | None = 200,
+    probes: tuple[str, ...] | None = None,
+    cache: str | os.PathLike[str] | None = None,
+    replay: bool = False,
+    timeout_s: float = 30.0,
+    deadline_s: float = 120.0,
+    concurrency: int = 4,
+) -> Any:
+    """Which model is behind the OpenAI-compatible endpoint ``url`` (e.g. ``http://127.0.0.1:8000/v1``)?
+
+    Returns a :class:`taoke.blackbox.ProbeReport`: ``.verdict`` (model, or mixed routing with the shares, or a
+    derivative of a known base, or an unknown model), the evidence of each probe and the queries spent. The
+    API key is read from the environment variable ``api_key_env`` and only sent in the ``Authorization`` header;
+    ``cache`` keeps every answer on disk (never the key) and ``replay=True`` answers from it alone. Raises
+    :class:`taoke.errors.ProbeError` only when no query at all was answered (partial results otherwise).
+    """
+    from pathlib import Path
+
+    from taoke.blackbox import ChatClient, ClientConfig, Endpoint, QueryBudget, ResponseCache, probe_endpoint
+    from taoke.blackbox.probe import PROBES
+
+    cfg = ClientConfig(timeout_s=timeout_s, deadline_s=deadline_s, max_concurrency=concurrency)
+    with ChatClient(Endpoint(url, model, api_key_env), config=cfg, budget=QueryBudget(budget),
+                    cache=ResponseCache(Path(cache)) if cache is not None else None, offline=replay) as client:
+        return probe_endpoint(client, probes=probes or PROBES)

@@ -45,3 +45,11 @@ def gemma_server(llama: None, gemma3_gguf: Path) -> Iterator[LlamaServer]:
 def reseller(smollm_server: LlamaServer) -> Iterator[ResellerProxy]:
     with ResellerProxy(smollm_server.base_url, rewrite=REWRITE) as p:
         yield p
+
+
+@pytest.fixture(scope="session")
+def lineage_zoo(data_dir: Path):  # type: ignore[no-untyped-def]
+    """The fast-zoo entries the lineage tests serve (built once, cached under $TAOKE_DATA/zoo)."""
+    from taoke.zoo.build import build_zoo
+
+    return build_zoo(data_dir / "zoo", subset="fast", data_dir=data_dir, only=("smollm2-finetune", "tiny-0"))

@@ -164,7 +164,8 @@ class ResellerProxy(_Server):
     def __init__(self, upstream: str | Sequence[str], *, name: str = "pangu-ultra",
                  system_prompt: str | None = PANGU, rewrite: dict[str, str] | None = None,
                  force_temperature: float | None = None, weights: Sequence[float] | None = None, seed: int = 0,
-                 rewrite_usage: str | None = None, timeout_s: float = 120.0) -> None:
+                 rewrite_usage: str | None = None, upstream_cache: dict[str, Any] | None = None,
+                 timeout_s: float = 120.0) -> None:
         self.upstreams = [upstream.rstrip("/")] if isinstance(upstream, str) else [u.rstrip("/") for u in upstream]
         self.name, self.system_prompt = name, system_prompt
         self.rewrite = [(re.compile(k, re.IGNORECASE), v) for k, v in (rewrite or {}).items()]
@@ -172,6 +173,7 @@ class ResellerProxy(_Server):
         self.weights = None if weights is None else np.asarray(weights, dtype=float) / float(np.sum(weights))
         self.rng = np.random.default_rng(seed)
         self.rewrite_usage = rewrite_usage
+        self.upstream_cache = upstream_cache
         self.active = 0
         self.routed: list[int] = []
         self._http = httpx.Client(timeout=timeout_s, trust_env=False)
@@ -204,12 +206,24 @@ class ResellerProxy(_Server):
         if self.force_temperature is not None:
             body["temperature"] = self.force_temperature
         body.pop("stream", None)
-        r = self._http.post(f"{self.upstreams[self._pick()]}/chat/completions", json=body)
-        try:
-            obj = r.json()
-        except ValueError:
-            send_raw(h, 502, b"bad upstream", "text/plain")
-            return
+        up = self._pick()
+        # greedy answers of a deterministic upstream may be shared between proxies (benchmarks: one upstream query
+        # serves the direct, reseller and usage-rewriting views of the same request)
+        key = json.dumps([self.upstreams[up], body], sort_keys=True) if (
+            self.upstream_cache is not None and body.get("temperature") == 0) else None
+        if key is not None and key in self.upstream_cache:  # type: ignore[operator]
+            status, obj = self.upstream_cache[key]  # type: ignore[index]
+            obj = json.loads(json.dumps(obj))
+        else:
+            r = self._http.post(f"{self.upstreams[up]}/chat/completions", json=body)
+            try:
+                obj = r.json()
+            except ValueError:
+                send_raw(h, 502, b"bad upstream", "text/plain")
+                return
+            status = r.status_code
+            if key is not None and status == 200:
+                self.upstream_cache[key] = (status, json.loads(json.dumps(obj)))  # type: ignore[index]
         obj["model"] = self.name
         for ch in obj.get("choices", []):
             msg = ch.get("message") or {}
@@ -222,7 +236,7 @@ class ResellerProxy(_Server):
             out = sum(len((ch.get("message") or {}).get("content") or "") for ch in obj.get("choices", []))
             obj["usage"] = {"prompt_tokens": -(-chars // 4), "completion_tokens": -(-out // 4),
                             "total_tokens": -(-chars // 4) - (-out // 4)}
-        send_json(h, r.status_code, obj)
+        send_json(h, status, obj)
 
     def close(self) -> None:
         super().close()

@@ -180,3 +180,15 @@ def test_parse_rejects_non_completion(key_env: str) -> None:
                                                                    "top_logprobs": [{"token": "a", "logprob": -0.1}]}]}}],
                                                 "usage": {"prompt_tokens": "3"}})), "u")
     assert r.prompt_tokens is None and r.tokens == ("a",) and r.top_logprobs == ((("a", -0.1),),)
+
+
+def test_library_entry_point_probe_and_replay(tmp_path: Path, key_env: str) -> None:
+    import taoke
+
+    with FakeEndpoint("ok") as srv:
+        rep = taoke.probe(srv.base_url, model="m", api_key_env=key_env, probes=("tokenizer",), cache=tmp_path)
+        url = srv.base_url
+    assert rep.queries.charged == 25 + 12 and rep.verdict.wording
+    again = taoke.probe(url, model="m", api_key_env=key_env, probes=("tokenizer",), cache=tmp_path, replay=True)
+    assert again.queries.charged == 0 and again.queries.cached == 37
+    assert again.to_dict()["evidence"]["tokenizer"] == rep.to_dict()["evidence"]["tokenizer"]

@@ -17,7 +17,7 @@ from taoke.cli import main
 from .servers import ResellerProxy
 
 pytestmark = pytest.mark.server
-BUDGET = 60
+BUDGET = 100  # tokenizer 25 + 12 repeats, behaviour 8, identity 11, lineage 12 + 3 repeats
 CFG = ClientConfig(timeout_s=120, deadline_s=240, max_concurrency=2)
 
 
@@ -90,7 +90,7 @@ def test_same_model_accepts_smollm2_served_twice(smollm_server: LlamaServer,
     with _client(smollm_server.base_url) as a, _client(smollm_server_twin.base_url) as b:
         res = same_model_test(a, b, rng=np.random.default_rng(0), logprobs=True, **SMALL)  # type: ignore[arg-type]
     assert res.same and res.p_value >= 0.05
-    assert res.queries == (24 + 6, 24 + 6)
+    assert res.queries == (24 + 6 + 9, 24 + 6 + 9) and res.outcome == "same"
     assert res.logprob is not None and res.logprob.top1_agreement == 1.0 and res.logprob.max_abs_logprob_diff < 1e-3
 
 
@@ -99,8 +99,17 @@ def test_same_model_accepts_smollm2_served_twice(smollm_server: LlamaServer,
 def test_same_model_rejects_smollm2_vs_gemma(smollm_server: LlamaServer, gemma_server: LlamaServer) -> None:
     with _client(smollm_server.base_url) as a, _client(gemma_server.base_url) as b:
         res = same_model_test(a, b, rng=np.random.default_rng(0), logprobs=True, **SMALL)  # type: ignore[arg-type]
-    assert not res.same and res.p_value < 0.01
+    assert not res.same and res.p_value < 0.01 and res.outcome == "different"
+    assert res.counts is not None and res.counts.same_tokenizer is False
     assert res.logprob is not None and res.logprob.mean_tv > 0.5
+
+
+def test_same_model_behind_a_persona_is_not_called_different(smollm_server: LlamaServer,
+                                                              reseller: ResellerProxy) -> None:
+    with _client(smollm_server.base_url, 200) as a, _client(reseller.base_url, 200) as b:
+        res = same_model_test(a, b, rng=np.random.default_rng(1), **SMALL)  # type: ignore[arg-type]
+    assert res.counts is not None and res.counts.same_tokenizer and res.counts.shift
+    assert res.outcome in ("same-model-other-prompt", "other-prompt") and "system prompt" in res.verdict
 
 
 def test_streaming_matches_non_streaming(smollm_server: LlamaServer) -> None:

@@ -48,7 +48,10 @@ def known_model(name: str) -> KnownModel:
 
 
 def data_root() -> Path:
-    return Path(os.environ.get("TAOKE_DATA") or Path.home() / ".cache" / "taoke-data")
+    """The data folder: :func:`taoke.defaults.data_dir` (``$TAOKE_DATA`` or ``~/.cache/taoke-data``)."""
+    from taoke.defaults import data_dir
+
+    return data_dir()
 
 
 def free_port() -> int:

@@ -1,7 +1,16 @@
 """``probe_endpoint``: run the probes against one endpoint and combine them into a verdict.
 
 Evidence flows one way: tokenizer fit (:mod:`.probes.tokenizer`), behavioural match
-(:mod:`.probes.behaviour`) and identity claims (:mod:`.probes.identity`) -> :class:`Verdict`.
+(:mod:`.probes.behaviour`), identity claims (:mod:`.probes.identity`), greedy agreement with the lineage
+references (:mod:`.lineage`) and the per-query attribution of token counts (:mod:`.attribution`) ->
+:class:`Verdict`.
+
+Order of precedence: an endpoint whose identical requests got different token counts is *mixed* (the components
+found are named). Otherwise the lineage probe, among the references whose tokenizer fits the counts, says
+whether the endpoint serves a known model, a derivative of one (which base) or neither. When the endpoint adds a
+system prompt of its own (its template overhead differs from the reference model's), greedy answers are not
+comparable with the references: the verdict then names the base from tokenizer + behaviour and leaves the
+relation open ("known-or-derivative").
 
 Combination (simple and stated): for each known reference model ``m``,
 ``score(m) = P_tok(class of m's tokenizer) * (votes(m) + 1) / (answered + M)`` -- the tokenizer posterior
@@ -20,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from taoke.blackbox import attribution as attr
+from taoke.blackbox import lineage as lin
 from taoke.blackbox.budget import BudgetSnapshot
 from taoke.blackbox.client import ChatClient
 from taoke.blackbox.probes import behaviour as beh
@@ -28,7 +38,7 @@ from taoke.blackbox.probes import tokenizer as tok
 from taoke.errors import ProbeError, UsageError
 
 REPORT_FORMAT = "taoke-probe-report/1"
-PROBES = ("tokenizer", "identity", "behaviour")
+PROBES = ("tokenizer", "identity", "behaviour", "lineage")
 OVERHEAD_SLACK = 2  # tokens: boundary merges around the template
 REPEATS = 12  # tokenizer strings sent twice: identical requests must get identical counts from one backend
 
@@ -41,6 +51,8 @@ class Verdict:
     wording: str
     scores: tuple[tuple[str, float], ...] = ()
     mixture: tuple[tuple[str, float], ...] = ()  # (component, estimated share) when the endpoint is mixed
+    relation: str | None = None  # lineage: known | close | derivative | unknown | known-or-derivative | None
+    base: str | None = None  # the known model it is, or derives from
 
     @property
     def mixed(self) -> bool:
@@ -49,7 +61,8 @@ class Verdict:
     def to_dict(self) -> dict[str, Any]:
         return {"model": self.model, "family": self.family, "confidence": round(self.confidence, 4),
                 "wording": self.wording, "scores": {m: round(s, 4) for m, s in self.scores},
-                "mixed": self.mixed, "mixture": {m: round(s, 3) for m, s in self.mixture}}
+                "mixed": self.mixed, "mixture": {m: round(s, 3) for m, s in self.mixture},
+                "relation": self.relation, "base": self.base}
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,7 @@ class ProbeReport:
     elapsed_s: float
     reported_models: tuple[str, ...] = field(default=())
     mixture: attr.MixtureEvidence | None = None
+    lineage: lin.LineageEvidence | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": REPORT_FORMAT, "endpoint": self.endpoint, "verdict": self.verdict.to_dict(),
@@ -71,7 +85,8 @@ class ProbeReport:
                 "evidence": {"tokenizer": self.tokenizer.to_dict() if self.tokenizer else None,
                              "identity": self.identity.to_dict() if self.identity else None,
                              "behaviour": self.behaviour.to_dict() if self.behaviour else None,
-                             "mixture": self.mixture.to_dict() if self.mixture else None},
+                             "mixture": self.mixture.to_dict() if self.mixture else None,
+                             "lineage": self.lineage.to_dict() if self.lineage else None},
                 "queries": self.queries.to_dict(), "elapsed_s": round(self.elapsed_s, 2),
                 "reported_model_field": list(self.reported_models)}
 
@@ -113,6 +128,39 @@ def combine(t: tok.TokenizerEvidence | None, b: beh.BehaviourEvidence | None,
                    tuple(ranked))
 
 
+def system_prompt_added(t: tok.TokenizerEvidence | None, model: str | None, lrefs: dict[str, Any]) -> int | None:
+    """Tokens the endpoint adds beyond ``model``'s own template (None when unknown or within the slack)."""
+    ref = lrefs["models"].get(model or "")
+    if t is None or t.best is None or ref is None or "overhead" not in ref:
+        return None
+    d = t.best.overhead - int(ref["overhead"])
+    return d if abs(d) > OVERHEAD_SLACK else None
+
+
+def with_lineage(v: Verdict, le: lin.LineageEvidence | None, t: tok.TokenizerEvidence | None,
+                 lrefs: dict[str, Any]) -> Verdict:
+    """The verdict refined by the lineage probe (see the module docstring for the precedence)."""
+    if le is None or v.mixed or le.outcome == "inconclusive":
+        return v
+    fam = v.family
+    best = le.agreement[0][0] if le.agreement else None
+    added = system_prompt_added(t, le.model or best or v.model, lrefs)
+    if added is not None and (le.model or best):
+        base = le.model or best
+        return Verdict(v.model or base, fam, v.confidence,
+                       f"{base} or a derivative of it, behind a system prompt of its own (+{added} tokens): greedy "
+                       f"answers are not comparable with the references ({le.wording})", v.scores,
+                       relation="known-or-derivative", base=base)
+    if le.outcome == "known":
+        return Verdict(le.model, fam, max(v.confidence, 0.0), f"{le.wording}; {v.wording}", v.scores,
+                       relation="known", base=le.model)
+    if le.outcome in ("close", "derivative"):
+        return Verdict(None, fam, v.confidence, le.wording, v.scores, relation=le.outcome, base=le.model)
+    tokname = ", ".join(t.best.members[:3]) if t is not None and t.best is not None else None
+    what = f"an unknown model with the {tokname} tokenizer" if tokname else "an unknown model"
+    return Verdict(None, fam, v.confidence, f"{what}: {le.wording}", v.scores, relation="unknown")
+
+
 def masking_signs(v: Verdict, t: tok.TokenizerEvidence | None, i: ident.IdentityEvidence | None,
                   refs: dict[str, Any]) -> tuple[str, ...]:
     signs: list[str] = []
@@ -134,8 +182,16 @@ def masking_signs(v: Verdict, t: tok.TokenizerEvidence | None, i: ident.Identity
     return tuple(signs)
 
 
+def lineage_candidates(t: tok.TokenizerEvidence | None, lrefs: dict[str, Any]) -> tuple[str, ...] | None:
+    """Lineage references whose tokenizer fits the counts (None: no tokenizer evidence, try them all)."""
+    if t is None or t.best is None:
+        return None
+    return tuple(m for m, r in lrefs["models"].items() if r.get("tokenizer") in t.best.members)
+
+
 def probe_endpoint(client: ChatClient, *, probes: Sequence[str] = PROBES, table: dict[str, Any] | None = None,
-                   refs: dict[str, Any] | None = None, repeats: int = REPEATS) -> ProbeReport:
+                   refs: dict[str, Any] | None = None, lineage_refs: dict[str, Any] | None = None,
+                   repeats: int = REPEATS) -> ProbeReport:
     """Run the selected probes (each one's failures are kept as partial results) and build the report.
 
     Every answered query's ``usage.prompt_tokens`` is then attributed to tokenizers (:mod:`.attribution`): an
@@ -150,15 +206,22 @@ def probe_endpoint(client: ChatClient, *, probes: Sequence[str] = PROBES, table:
     t = tok.run(client, table, repeats=repeats) if "tokenizer" in probes else None
     b = beh.run(client, refs) if "behaviour" in probes else None
     i = ident.run(client) if "identity" in probes else None
+    le = None
+    lrefs: dict[str, Any] = {"models": {}}
+    if "lineage" in probes:
+        lrefs = lineage_refs or lin.load_lineage()
+        cands = lineage_candidates(t, lrefs)
+        le = lin.run(client, lrefs, candidates=cands) if cands != () else lin.no_candidate(lrefs)
     answered = (t.n_strings_answered + (t.observed[0] is not None) if t else 0) + (b.answered if b else 0) + (
-        len(i.answers) if i else 0)
+        len(i.answers) if i else 0) + (le.answered if le else 0)
     if answered == 0:
-        errs = [e for ev in (t, b, i) if ev is not None for e in ev.errors]
+        errs = [e for ev in (t, b, i, le) if ev is not None for e in ev.errors]
         raise ProbeError(f"no query was answered ({len(errs)} failed): {errs[0] if errs else 'no probes run'}",
                          subject=client.endpoint.base_url, hint="check the URL, the key and the endpoint's health")
     mix = attr.analyse(client.observations(start), table, refs)
-    v = combine(t, b, refs, mix)
+    v0 = combine(t, b, refs, mix)
+    v = with_lineage(v0, le, t, lrefs)
     return ProbeReport(endpoint=client.endpoint.to_dict(), verdict=v, tokenizer=t, identity=i, behaviour=b,
-                       masking=masking_signs(v, t, i, refs) if not v.mixed else (), queries=client.budget.snapshot(),
+                       masking=masking_signs(v0, t, i, refs) if not v.mixed else (), queries=client.budget.snapshot(),
                        elapsed_s=time.monotonic() - t0, reported_models=tuple(sorted(client.seen_models)),
-                       mixture=mix)
+                       mixture=mix, lineage=le)

@@ -2,6 +2,9 @@
 
 * ``blackbox_tokcounts.json``: token counts of the probe strings under every tokenizer of the fetched data
   (:func:`taoke.blackbox.probes.tokenizer.build_table`);
+* ``blackbox_lineage.json``: greedy answers of every known model (fetched GGUFs and zoo models converted to
+  GGUF) to the fingerprint prompts, computed from the files in-process, and the lineage thresholds
+  (:func:`taoke.blackbox.lineage.build_lineage`);
 * ``blackbox_references.json``: for every :data:`~taoke.blackbox.models.KNOWN_MODELS` GGUF present, the
   behavioural-probe answers at temperature 0 and ``samples`` seeded answers at ``temperature``, plus the
   prompt-token overhead of the model's own chat template (for detecting injected system prompts). Built from
@@ -80,7 +83,7 @@ def write_json(obj: dict[str, Any], path: Path) -> None:
 
 
 def build_all(out_dir: Path, *, root: Path | None = None, tokenizers: bool = True, references: bool = True,
-              log: Callable[[str], None] = lambda s: None) -> list[Path]:
+              lineage: bool = False, log: Callable[[str], None] = lambda s: None) -> list[Path]:
     root = root or data_root()
     written: list[Path] = []
     tpath = out_dir / "blackbox_tokcounts.json"
@@ -94,4 +97,10 @@ def build_all(out_dir: Path, *, root: Path | None = None, tokenizers: bool = Tru
         rpath = out_dir / "blackbox_references.json"
         write_json(build_references(table, root=root, log=log), rpath)
         written.append(rpath)
+    if lineage:
+        from taoke.blackbox.lineage import build_lineage
+
+        lpath = out_dir / "blackbox_lineage.json"
+        write_json(build_lineage(root=root, log=log), lpath)
+        written.append(lpath)
     return written

@@ -17,7 +17,7 @@ import numpy as np
 from taoke.blackbox.models import data_root
 from taoke.errors import UsageError
 
-_FILE_TYPE = {"Q8_0": 7, "F16": 1}
+_FILE_TYPE = {"Q8_0": 7, "F16": 1, "Q5_1": 9, "Q5_0": 8, "Q4_0": 2}  # llama_ftype
 
 
 def derived_dir() -> Path:
@@ -25,11 +25,11 @@ def derived_dir() -> Path:
 
 
 def derive_variant(src: Path, qtype: str, dst: Path | None = None) -> Path:
-    """Write (once) ``src`` re-quantised to ``qtype`` (``Q8_0`` or ``F16``); return the path."""
+    """Write (once) ``src`` re-quantised to ``qtype`` (``Q8_0``, ``Q5_1``, ``Q5_0``, ``Q4_0`` or ``F16``); return the path."""
     import gguf
 
     if qtype not in _FILE_TYPE:
-        raise UsageError(f"unsupported target quantisation {qtype!r}", hint="use Q8_0 or F16")
+        raise UsageError(f"unsupported target quantisation {qtype!r}", hint="use " + ", ".join(_FILE_TYPE))
     dst = dst or derived_dir() / f"{Path(src).stem}.{qtype}.gguf"
     if dst.exists():
         return dst

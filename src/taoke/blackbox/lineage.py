@@ -1,0 +1,297 @@
+"""Black-box lineage: is an endpoint a known model, a derivative of a known base (which one), or unknown?
+
+References (``taoke probe db build --what lineage``) are computed from model *files*, in-process with
+llama-cpp-python (the same code as its server, so a served file gives identical greedy answers): for every
+known model (:data:`taoke.blackbox.servable.KNOWN`) the greedy answer (temperature 0, ``MAX_TOKENS`` tokens) to
+each of the :data:`~taoke.blackbox.prompts.FINGERPRINT_PROMPTS`. No evaluation endpoint contributes to them.
+Token-only: the probe needs the answer texts, nothing else an endpoint may hide (log-probabilities are used by
+``taoke probe watch`` where exposed).
+
+The statistic is greedy agreement: for prompt ``j``, the length of the common prefix of the endpoint's answer and
+the reference's, as a share of the shorter answer (characters, after whitespace normalisation); ``A(m)`` is its
+mean over prompts. The same weights answer identically (``A = 1``); the same weights at another quantisation
+or inference stack diverge after some tokens; a model trained further from them diverges earlier; models with
+independent weights diverge at once.
+
+Decision (thresholds from the reference files, stored with them, never from the endpoints):
+
+* ``known`` when ``A >= known_threshold``: the lowest agreement between a reference and its own lossless F16 copy
+  (the same weights through other kernels), minus a margin;
+* ``close`` (the known model at another quantisation, or a close derivative) when ``A >= close_threshold``: the
+  lowest agreement with any of its own copies, including a re-quantised Q5_1 one (the evaluation serves Q8_0 copies,
+  held out), minus a margin. Greedy text cannot separate a re-quantisation from a light fine-tune: both fall
+  here (measured per kind in ``docs/blackbox.md``);
+* ``derivative`` of the best reference when ``A >= related_threshold``: above the largest agreement between
+  independently trained references, plus a margin;
+* ``unknown`` otherwise (the tokenizer family is still named by the tokenizer probe).
+
+Only references whose tokenizer fits the endpoint's usage counts are candidates, when the tokenizer probe ran.
+An endpoint that does not answer identically to an identical greedy request (it samples, whatever temperature it
+is asked for) is flagged: greedy agreement then understates the relation (a known model can look like a
+derivative), and the report says so.
+
+References whose greedy answers are degenerate (:func:`informative`: the zoo's undertrained small Llamas answer
+every prompt with the same newlines) are kept but never named: their text cannot tell them apart; an endpoint
+answering degenerately gets ``inconclusive``.
+
+Concessions: 12 prompts x 16 tokens is a small sample; a derivative that changed little (a light fine-tune of the
+top layers) can agree as much as a re-quantisation and is then called the known model; the per-kind accuracy is
+measured in ``benchmarks/blackbox/evaluate_lineage.py`` and reported in ``docs/blackbox.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from taoke.blackbox._data import load_versioned_json
+from taoke.blackbox.client import ChatClient, ChatRequest, Ledger
+from taoke.blackbox.prompts import FINGERPRINT_PROMPTS
+from taoke.errors import ProbeError
+
+LINEAGE_FORMAT = "taoke-blackbox-lineage"
+LINEAGE_VERSION = 1
+MAX_TOKENS = 16
+REPEATS = 3  # prompts asked twice to see whether the endpoint answers deterministically
+SAME_MARGIN = 0.05
+RELATED_MARGIN = 0.1
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def agreement(a: str, b: str) -> float:
+    """Common-prefix length of two answers as a share of the shorter (1.0 when one is a prefix of the other).
+
+    >>> agreement("The sky is blue because", "The sky is red"), agreement("", "x")
+    (0.7857142857142857, 0.0)
+    """
+    a, b = _norm(a), _norm(b)
+    n = min(len(a), len(b))
+    if n == 0:
+        return 1.0 if a == b else 0.0
+    k = 0
+    while k < n and a[k] == b[k]:
+        k += 1
+    return k / n
+
+
+def informative(answers: list[str | None]) -> bool:
+    """Whether greedy answers can identify a model: at least a third of them have 3 or more distinct words and at
+    least half the prompts get distinct answers. A model that answers every prompt with the same newlines or the
+    same repeated word (an undertrained one) cannot be told from another such model by its text.
+
+    >>> informative(["\\n\\n"] * 12), informative([f"answer number {i} here" for i in range(12)])
+    (False, True)
+    """
+    got = [_norm(a) for a in answers if a is not None]
+    if not got:
+        return False
+    rich = sum(len(set(a.lower().split())) >= 3 for a in got)
+    return rich * 3 >= len(got) and len(set(got)) * 2 >= len(got)
+
+
+def mean_agreement(answers: list[str | None], ref: list[str]) -> float | None:
+    vals = [agreement(a, r) for a, r in zip(answers, ref, strict=True) if a is not None]
+    return float(np.mean(vals)) if vals else None
+
+
+# -- references (from files) ---------------------------------------------------------------------------------
+
+
+def greedy_answers(gguf: Path, *, chat_format: str | None, prompts: tuple[str, ...] = FINGERPRINT_PROMPTS,
+                   max_tokens: int = MAX_TOKENS, n_threads: int | None = None) -> dict[str, Any]:
+    """Greedy answers of the model in ``gguf``, computed in-process with llama-cpp-python (as its server would)."""
+    from llama_cpp import Llama
+
+    llm = Llama(model_path=str(gguf), n_ctx=512, verbose=False, chat_format=chat_format, n_threads=n_threads)
+    try:
+        answers = []
+        for p in prompts:
+            r = llm.create_chat_completion([{"role": "user", "content": p}], max_tokens=max_tokens, temperature=0.0)
+            answers.append(r["choices"][0]["message"]["content"] or "")  # type: ignore[index]
+        # the chat template's own overhead (as the tokenizer probe measures it: prompt_tokens("Hi") - n("Hi"))
+        r = llm.create_chat_completion([{"role": "user", "content": "Hi"}], max_tokens=1, temperature=0.0)
+        overhead = int(r["usage"]["prompt_tokens"]) - len(llm.tokenize(b"Hi", add_bos=False, special=False))  # type: ignore[index]
+    finally:
+        llm.close()
+    return {"answers": answers, "overhead": overhead}
+
+
+def build_lineage(*, root: Path | None = None, log: Callable[[str], None] = lambda s: None,
+                  n_threads: int | None = None) -> dict[str, Any]:
+    """References of every known model present, and the two thresholds, from files only."""
+    from taoke.blackbox.servable import KNOWN, derived_dir, servable_gguf
+    from taoke.blackbox.variants import derive_variant
+
+    models: dict[str, Any] = {}
+    copies: dict[str, dict[str, Any]] = {}
+    for name, s in KNOWN.items():
+        try:
+            path = servable_gguf(s, root)
+        except Exception as e:  # noqa: BLE001 - a reference that cannot be built is reported, not fatal
+            log(f"skip {name}: {e}")
+            continue
+        log(f"lineage reference {name} ({path.name}) ...")
+        ans = greedy_answers(path, chat_format=s.chat_format, n_threads=n_threads)
+        models[name] = {"tokenizer": s.tokenizer, "source": path.name, "chat_format": s.chat_format,
+                        "informative": informative(ans["answers"]), **ans}
+        if not models[name]["informative"]:
+            log(f"  {name}: degenerate greedy answers, kept but never named by the lineage probe")
+            continue
+        # the same weights at other precisions, written from the reference file: the "same model" band
+        for q in ("F16", "Q5_1"):
+            dst = derived_dir(root) / f"{path.stem}.lineage-{q}.gguf"
+            cp = derive_variant(path, q, dst)
+            log(f"  {name} as {q} ...")
+            copies[f"{name}/{q}"] = {"of": name, **greedy_answers(cp, chat_format=s.chat_format, n_threads=n_threads)}
+    same = [mean_agreement(c["answers"], models[c["of"]]["answers"]) for c in copies.values()]
+    # independently trained informative references (greedy agreement compares texts, tokenizers need not match):
+    # the "unrelated" band
+    unrelated: list[float] = []
+    names = [m for m in models if models[m]["informative"]]
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            unrelated.append(mean_agreement(models[a]["answers"], models[b]["answers"]) or 0.0)
+    return {"format": LINEAGE_FORMAT, "version": LINEAGE_VERSION,
+            "params": {"max_tokens": MAX_TOKENS, "prompts": list(FINGERPRINT_PROMPTS)},
+            "models": models,
+            "calibration": calibrate({k: v or 0.0 for k, v in zip(copies, same, strict=True)}, unrelated)}
+
+
+def calibrate(same: dict[str, float], unrelated: list[float]) -> dict[str, Any]:
+    """Thresholds from the agreements of the references with their own copies (``"<model>/F16"``: the same weights,
+    other kernels; ``"<model>/Q5_1"``: re-quantised) and between independent references."""
+    lossless = [v for k, v in same.items() if k.endswith("/F16")]
+    return {"same": {k: round(v, 4) for k, v in same.items()}, "unrelated": [round(u, 4) for u in unrelated],
+            "known_threshold": round(min(lossless) - SAME_MARGIN, 4) if lossless else 0.9,
+            "close_threshold": round(min(same.values()) - SAME_MARGIN, 4) if same else 0.5,
+            "related_threshold": round(max(unrelated) + RELATED_MARGIN, 4) if unrelated else 0.3}
+
+
+def load_lineage(path: Path | None = None) -> dict[str, Any]:
+    return load_versioned_json("blackbox_lineage.json", path, fmt=LINEAGE_FORMAT, version=LINEAGE_VERSION,
+                               what="lineage references", error=ProbeError,
+                               hint="rebuild them with `taoke probe db build --what lineage`")
+
+
+# -- the probe ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineageEvidence:
+    """``outcome``: ``known`` | ``close`` | ``derivative`` | ``unknown`` | ``inconclusive``; ``model``: the reference
+    named (``close``: the known model re-quantised, or a close derivative of it -- greedy text cannot tell)."""
+
+    outcome: str
+    model: str | None
+    agreement: tuple[tuple[str, float], ...]  # reference -> mean greedy agreement, best first
+    deterministic: bool | None
+    thresholds: tuple[float, float, float]  # known, close, related
+    candidates: tuple[str, ...]
+    answered: int
+    queries: int
+    errors: tuple[str, ...] = field(default=())
+    note: str = ""
+
+    @property
+    def wording(self) -> str:
+        a = dict(self.agreement).get(self.model or "", 0.0)
+        caveat = "" if self.deterministic is not False else "; the endpoint samples (identical greedy requests got " \
+                                                              "different answers), so agreement is understated"
+        if self.outcome == "known":
+            return (f"serves {self.model} (greedy agreement {a:.2f}, within the band of its own copies at other "
+                    f"precision >= {self.thresholds[0]:.2f}){caveat}")
+        if self.outcome == "close":
+            return (f"{self.model} at another quantisation, or a close derivative of it (greedy agreement {a:.2f}: "
+                    f"where re-quantised copies of it fall, >= {self.thresholds[1]:.2f}; greedy text cannot tell "
+                    f"them apart){caveat}")
+        if self.outcome == "derivative":
+            return (f"a derivative of {self.model} (greedy agreement {a:.2f}: below every re-quantised copy of it "
+                    f"{self.thresholds[1]:.2f}, above independent models {self.thresholds[2]:.2f}){caveat}")
+        if self.outcome == "unknown" and not self.agreement:
+            return "no lineage reference has this tokenizer"
+        if self.outcome == "unknown":
+            best = self.agreement[0]
+            return (f"not a known model or a derivative of one (best greedy agreement {best[1]:.2f} with {best[0]}, "
+                    f"independent models reach {self.thresholds[2]:.2f}){caveat}")
+        return f"lineage inconclusive: {self.note or 'too few answers'}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "model": self.model, "wording": self.wording,
+                "agreement": {m: round(v, 4) for m, v in self.agreement},
+                "deterministic": self.deterministic,
+                "thresholds": {"known": self.thresholds[0], "close": self.thresholds[1],
+                               "related": self.thresholds[2]},
+                "candidates": list(self.candidates), "answered": self.answered, "queries": self.queries,
+                "errors": list(self.errors), "note": self.note}
+
+
+def decide(answers: list[str | None], refs: dict[str, Any],
+           candidates: tuple[str, ...] | None = None) -> tuple[str, str | None, list[tuple[str, float]]]:
+    """(outcome, model, agreement ranking) of greedy answers against the references."""
+    models = refs["models"]
+    cands = [m for m in (candidates if candidates is not None else tuple(models))
+             if m in models and models[m].get("informative", True)]
+    agree = [(m, mean_agreement(answers, models[m]["answers"])) for m in cands]
+    ranked = sorted(((m, a) for m, a in agree if a is not None), key=lambda kv: -kv[1])
+    cal = refs["calibration"]
+    if not ranked:
+        return "unknown" if not cands else "inconclusive", None, ranked
+    best, a = ranked[0]
+    if a >= cal["known_threshold"]:
+        return "known", best, ranked
+    if a >= cal["close_threshold"]:
+        return "close", best, ranked
+    if a >= cal["related_threshold"]:
+        return "derivative", best, ranked
+    return "unknown", None, ranked
+
+
+def no_candidate(refs: dict[str, Any]) -> LineageEvidence:
+    """The outcome when no reference shares the endpoint's tokenizer: unknown, without asking anything."""
+    return LineageEvidence("unknown", None, (), None, thresholds(refs), (), 0, 0,
+                           note="no lineage reference has this tokenizer")
+
+
+def thresholds(refs: dict[str, Any]) -> tuple[float, float, float]:
+    cal = refs["calibration"]
+    return float(cal["known_threshold"]), float(cal["close_threshold"]), float(cal["related_threshold"])
+
+
+def run(client: ChatClient, refs: dict[str, Any] | None = None, *, candidates: tuple[str, ...] | None = None,
+        repeats: int = REPEATS) -> LineageEvidence:
+    """Ask the fingerprint prompts greedily (+ ``repeats`` of them again) and compare with the references."""
+    refs = refs or load_lineage()
+    prompts = list(refs["params"]["prompts"])
+    mt = int(refs["params"]["max_tokens"])
+    reqs = [ChatRequest.user(p, max_tokens=mt, temperature=0.0) for p in prompts]
+    reqs += [ChatRequest.user(p, max_tokens=mt, temperature=0.0, nonce=1) for p in prompts[:repeats]]
+    before = client.budget.snapshot()
+    ledger = Ledger()
+    res = ledger.keep(client.complete_many(reqs))
+    after = client.budget.snapshot()
+    first = res[:len(prompts)]
+    answers = [r.text if r is not None else None for r in first]
+    pairs = [(a, b.text) for a, b in zip(answers[:repeats], res[len(prompts):], strict=True)
+             if a is not None and b is not None]
+    deterministic = all(_norm(a) == _norm(b) for a, b in pairs) if pairs else None
+    answered = sum(a is not None for a in answers)
+    th = thresholds(refs)
+    spent = (after.charged - before.charged) + (after.cached - before.cached)
+    if answered < len(prompts) // 2:
+        return LineageEvidence("inconclusive", None, (), deterministic, th, tuple(candidates or ()), answered,
+                               spent, tuple(ledger.errors))
+    if not informative(answers):
+        return LineageEvidence("inconclusive", None, (), deterministic, th, tuple(candidates or ()), answered, spent,
+                               tuple(ledger.errors), "the endpoint's greedy answers are degenerate (the same few "
+                               "words for every prompt): its text cannot identify it")
+    outcome, model, ranked = decide(answers, refs, candidates)
+    return LineageEvidence(outcome, model, tuple(ranked), deterministic, th,
+                           tuple(candidates if candidates is not None else refs["models"]), answered, spent,
+                           tuple(ledger.errors))
