@@ -27,7 +27,9 @@ from taoke.whitebox.stdfp import StdFingerprint, std_fingerprint
 from taoke.whitebox.units import UnitTestResult, unit_test_streamed
 
 if TYPE_CHECKING:
+    from taoke.model import Model
     from taoke.tokenizers import Vocab
+    from taoke.whitebox.sampled import Progress
 
 ARCH_KEYS = ("hidden_size", "num_layers", "num_heads", "num_kv_heads", "head_dim", "intermediate_size", "norm_type")
 ARCH_INFO_KEYS = ("architecture", "vocab_size", "activation", "rope_theta", "max_position", "tie_embeddings",
@@ -76,6 +78,7 @@ class Evidence:
     seconds: float
     notes: tuple[str, ...] = field(default=())
     formats: tuple[str, str] = ("?", "?")
+    reading: dict[str, Any] | None = None  # how much was read and why the unit test stopped (sampled mode)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -92,6 +95,7 @@ class Evidence:
             "seconds": round(self.seconds, 2),
             "formats": {"a": self.formats[0], "b": self.formats[1]},
             "notes": list(self.notes),
+            "reading": self.reading,
         }
 
     @classmethod
@@ -108,7 +112,7 @@ class Evidence:
             None if t is None else ExactResult.from_dict(t), None if al is None else Alignment.from_dict(al),
             None if ut is None else UnitTestResult.from_dict(ut), None if sf is None else StdFingerprint.from_dict(sf),
             pair("bytes_read", 0), pair("file_sizes", 0), float(d.get("seconds", 0.0)),
-            tuple(str(n) for n in d.get("notes") or ()), pair("formats", "?"),
+            tuple(str(n) for n in d.get("notes") or ()), pair("formats", "?"), d.get("reading"),
         )  # fmt: skip
 
 
@@ -167,12 +171,25 @@ def gather_evidence(
     seed: int = defaults.SEED,
     units: int = defaults.UNITS,
     full: bool = False,
+    exhaustive: bool = False,
+    alpha: float = defaults.ALPHA,
+    progress: Progress | None = None,
 ) -> Evidence:
     """Measure everything about ``a`` (the candidate ancestor) and ``b`` (the model in question).
 
     ``units``: hidden units per layer sampled for the agreement test; ``full``: run the unit test even when every
     tensor already matches within storage precision. Most callers want :func:`taoke.compare`, which also opens
-    paths and fingerprints and decides the verdict."""
+    paths and fingerprints and decides the verdict.
+
+    Two models (weights on both sides) are compared on a bounded sample by default (:mod:`taoke.whitebox.sampled`:
+    the tensor comparison on the roles of a few layers, the hidden-unit test on sampled units of sampled layers,
+    stopped as soon as the decision at ``alpha`` is settled); ``exhaustive=True`` reads every MLP and every role
+    (the full test of :mod:`taoke.whitebox.units`). Fingerprints are compared on what they hold, either way.
+    ``progress(stage, fraction)`` is called as the work advances."""
+    from taoke.model import Model
+
+    if not exhaustive and isinstance(a, Model) and isinstance(b, Model):
+        return _gather_sampled(a, b, seed=seed, units=units, full=full, alpha=alpha, progress=progress)
     t0 = time.time()
     rng = np.random.default_rng(seed)
     notes: list[str] = []
@@ -184,27 +201,7 @@ def gather_evidence(
     if exact.repackaged and not full:
         notes.append("unit test skipped: every tensor matches within storage precision")
     else:
-        la, lb, subset = _unit_layers(a, b)
-        if not la or not lb or not all(has_mlp(v, i) for v, ls in ((a, la), (b, lb)) for i in ls):
-            notes.append("MLP up/down roles (or a fingerprint's units) missing on one side: unit test not possible")
-        else:
-            ids = _shared_ids(a, b, va, vb, notes)
-            r: np.ndarray | None = None
-            if ids is not None:
-                alignment = align_by_embeddings(a, b, ids[0], ids[1], rng=rng)
-                r = alignment.R
-            elif a.config.hidden_size == b.config.hidden_size:
-                notes.append("no alignment: comparing in the stored bases (a rotated copy would be missed)")
-            if ids is not None or a.config.hidden_size == b.config.hidden_size:
-                # streamed: one layer of each model in memory at a time (bounded by a layer, not by depth)
-                def load_b(j: int, parts: tuple[str, ...] | None) -> dict[str, np.ndarray]:
-                    p = mlp_parts(b, lb[j], parts)
-                    return p if r is None else {k: v @ r for k, v in p.items()}
-
-                ut = unit_test_streamed(
-                    len(la), len(lb), lambda i, parts: mlp_parts(a, la[i], parts), load_b, rng=rng, units=units,
-                    labels_a=la, labels_b=lb, all_interior=subset,
-                )  # fmt: skip
+        alignment, ut = _full_unit_test(a, b, va, vb, rng=rng, units=units, notes=notes)
     sfp = None
     try:
         sfp = std_fingerprint(a, b)
@@ -213,7 +210,100 @@ def gather_evidence(
     return Evidence(
         a.path, b.path, arch, tok, exact, alignment, ut, sfp,
         (a.bytes_read, b.bytes_read), (a.file_size, b.file_size), time.time() - t0, tuple(notes),
-        (a.weights_format, b.weights_format),
+        (a.weights_format, b.weights_format), {"mode": "exhaustive" if isinstance(a, Model) else "fingerprint"},
+    )  # fmt: skip
+
+
+def _full_unit_test(a: EvidenceSource, b: EvidenceSource, va: Vocab | None, vb: Vocab | None, *,
+                    rng: np.random.Generator, units: int, notes: list[str]
+                    ) -> tuple[Alignment | None, UnitTestResult | None]:  # fmt: skip
+    """The hidden-unit test on every MLP layer (:func:`taoke.whitebox.units.unit_test_streamed`)."""
+    alignment: Alignment | None = None
+    la, lb, subset = _unit_layers(a, b)
+    if not la or not lb or not all(has_mlp(v, i) for v, ls in ((a, la), (b, lb)) for i in ls):
+        notes.append("MLP up/down roles (or a fingerprint's units) missing on one side: unit test not possible")
+        return None, None
+    ids = _shared_ids(a, b, va, vb, notes)
+    r: np.ndarray | None = None
+    if ids is not None:
+        alignment = align_by_embeddings(a, b, ids[0], ids[1], rng=rng)
+        r = alignment.R
+    elif a.config.hidden_size == b.config.hidden_size:
+        notes.append("no alignment: comparing in the stored bases (a rotated copy would be missed)")
+    if ids is None and a.config.hidden_size != b.config.hidden_size:
+        return alignment, None
+
+    # streamed: one layer of each model in memory at a time (bounded by a layer, not by depth)
+    def load_b(j: int, parts: tuple[str, ...] | None) -> dict[str, np.ndarray]:
+        p = mlp_parts(b, lb[j], parts)
+        return p if r is None else {k: v @ r for k, v in p.items()}
+
+    ut = unit_test_streamed(
+        len(la), len(lb), lambda i, parts: mlp_parts(a, la[i], parts), load_b, rng=rng, units=units,
+        labels_a=la, labels_b=lb, all_interior=subset,
+    )  # fmt: skip
+    return alignment, ut
+
+
+def _gather_sampled(a: Model, b: Model, *, seed: int, units: int, full: bool, alpha: float,
+                    progress: Progress | None) -> Evidence:  # fmt: skip
+    """The sampled counterpart of :func:`gather_evidence` (see its docstring and :mod:`taoke.whitebox.sampled`)."""
+    from dataclasses import replace
+
+    from taoke.whitebox import sampled as smp
+
+    t0 = time.time()
+    rng = np.random.default_rng(seed)
+    notes: list[str] = []
+    arch = arch_diff(a.config, b.config)
+    if progress is not None:
+        progress("reading tokenizers", 0.0)
+    tok, va, vb = _tokenizer_relation(a, b, notes)
+    sub_a, sub_b, n_layers = smp.exact_roles(a, b)
+    if progress is not None:
+        progress("comparing tensors", 0.0)
+    exact = compare_tensors(smp.RoleScope(a, sub_a), smp.RoleScope(b, sub_b), rng=rng)
+    n_all = len(a.role_shapes()), len(b.role_shapes())
+    if max(n_all) > exact.compared or sub_a != set(a.role_shapes()):
+        notes.append(f"tensors compared on the roles of {n_layers} evenly spaced layers and the global roles "
+                     f"({exact.compared} of {n_all[0]}/{n_all[1]} roles; the role tables themselves are compared "
+                     "whole); --exhaustive compares every role")  # fmt: skip
+    alignment: Alignment | None = None
+    ut: UnitTestResult | None = None
+    reading: dict[str, Any] = {"mode": "sampled"}
+    if exact.repackaged and not full:
+        notes.append("unit test skipped: every compared tensor matches within storage precision")
+    elif not any(smp.groups(a, i) for i in range(a.layers)) or not any(smp.groups(b, j) for j in range(b.layers)):
+        # MLPs that do not write back to the width they read (a projector between a vision tower and a language
+        # model) have no residual basis for the sampled statistic: they are small, the full test reads them
+        notes.append("no MLP writes back to its input width: the hidden-unit test runs on every layer")
+        alignment, ut = _full_unit_test(a, b, va, vb, rng=rng, units=units, notes=notes)
+    else:
+        ids = _shared_ids(a, b, va, vb, notes) if smp.embeds_residual(a) and smp.embeds_residual(b) else None
+        if ids is None and smp.width(a) != smp.width(b):
+            notes.append("no alignment possible (no embeddings, different widths): unit test not possible")
+        else:
+            if ids is None:
+                notes.append("no alignment: comparing in the stored bases (a rotated copy would be missed)")
+            plan = replace(smp.DEFAULT_PLAN, units=units)
+            ut, al, rd = smp.sampled_unit_test(a, b, None if ids is None else ids[0], None if ids is None else ids[1],
+                                               rng=rng, alpha=alpha, plan=plan, progress=progress)  # fmt: skip
+            alignment = Alignment(al.W, al.n_tokens, al.fit_cosine, al.method)
+            reading.update(rd.to_dict())
+            notes.append(f"hidden-unit test on a sample: {rd.stop}")
+    sfp = None
+    try:
+        sfp = std_fingerprint(smp.SampledStd(a), smp.SampledStd(b))
+        notes.append("per-layer std estimated on 8 rows of each attention matrix")
+    except Exception as e:  # noqa: BLE001 - reference statistic only
+        notes.append(f"std fingerprint failed: {e}")
+    reading.update({"bytes_a": a.bytes_read, "bytes_b": b.bytes_read,
+                    "fraction_a": round(a.bytes_read / max(1, a.file_size), 6),
+                    "fraction_b": round(b.bytes_read / max(1, b.file_size), 6)})  # fmt: skip
+    return Evidence(
+        a.path, b.path, arch, tok, exact, alignment, ut, sfp,
+        (a.bytes_read, b.bytes_read), (a.file_size, b.file_size), time.time() - t0, tuple(notes),
+        (a.weights_format, b.weights_format), reading,
     )  # fmt: skip
 
 
