@@ -19,6 +19,7 @@ The black-box question ("which model is behind this endpoint?") gets its entry p
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -44,18 +45,25 @@ def compare(
     seed: int = defaults.SEED,
     units: int = defaults.UNITS,
     full: bool = False,
+    exhaustive: bool = False,
+    progress: Callable[[str, float], None] | None = None,
 ) -> Verdict:
     """Is B (the model in question) identical to, re-packaged from, derived from, or independent of A (the
     candidate ancestor)? White-box evidence with calibrated p-values, decided at ``alpha``.
 
     ``seed`` fixes every sample (rows, units); ``units`` is the number of hidden units per layer the agreement
     test samples; ``full`` runs the unit test even when every tensor already matches within storage precision.
+    Two models are compared on a bounded sample of their bytes that does not grow with their size
+    (:mod:`taoke.whitebox.sampled`; ``verdict.evidence.reading`` says how much was read and why it stopped);
+    ``exhaustive=True`` reads every MLP and every role instead. ``progress(stage, fraction)`` is called as the
+    work advances (the CLI draws it).
     """
     from taoke.whitebox.components import compare_sources
 
     with ExitStack() as stack:
         sa, sb = _sources(a, b, stack)  # component by component for multimodal / encoder-decoder checkpoints
-        return compare_sources(sa, sb, alpha=alpha, seed=seed, units=units, full=full)
+        return compare_sources(sa, sb, alpha=alpha, seed=seed, units=units, full=full, exhaustive=exhaustive,
+                               progress=progress)  # fmt: skip
 
 
 def _is_fingerprint(x: ModelLike) -> bool:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
@@ -23,3 +24,29 @@ def emit(obj: Any, as_json: bool, render: Callable[[Console], None]) -> None:
         sys.stdout.flush()
     else:
         render(console)
+
+
+@contextmanager
+def stage_progress(first: str, *, enabled: bool = True) -> Iterator[Callable[[str, float], None] | None]:
+    """A Rich progress display on stderr for work reported as ``progress(stage, fraction)`` (one bar per stage,
+    elapsed time); yields that callback, or None (and draws nothing) when ``enabled`` is false (``--json``) or
+    stderr is not a terminal."""
+    if not enabled or not err_console.is_terminal:
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    bars = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
+                    TimeElapsedColumn(), console=err_console, transient=True)  # fmt: skip
+    tasks: dict[str, Any] = {}
+
+    def update(stage: str, fraction: float) -> None:
+        if stage not in tasks:
+            for t in tasks.values():
+                bars.update(t, completed=100)
+            tasks[stage] = bars.add_task(stage, total=100)
+        bars.update(tasks[stage], completed=max(0.0, min(1.0, fraction)) * 100)
+
+    with bars:
+        update(first, 0.0)
+        yield update

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from taoke import defaults
-from taoke.cli._output import JSON_OPTION_HELP, emit, err_console
+from taoke.cli._output import JSON_OPTION_HELP, emit, stage_progress
 from taoke.cli.report_cmd import REPORT_HELP, check_report_path, write_cli_report
 from taoke.wording import tensors_state
 
@@ -95,8 +94,23 @@ def _render(v: Verdict, c: Console) -> None:
             c.print(f"[yellow]differs beyond precision:[/] {d.label} (rel err {d.rel_err:.3g})")
     for n in ev.notes:
         c.print(f"[dim]note: {n}[/]")
-    c.print(f"[dim]read {ev.bytes_read[0] / 1e6:.1f} MB of {ev.file_sizes[0] / 1e6:.1f} MB (A), "
-            f"{ev.bytes_read[1] / 1e6:.1f} MB of {ev.file_sizes[1] / 1e6:.1f} MB (B) in {ev.seconds:.1f} s[/]")  # fmt: skip
+    c.print(f"[dim]read {ev.bytes_read[0] / 1e6:.1f} MB of {ev.file_sizes[0] / 1e6:.1f} MB (A, "
+            f"{_pct(ev.bytes_read[0], ev.file_sizes[0])}), {ev.bytes_read[1] / 1e6:.1f} MB of "
+            f"{ev.file_sizes[1] / 1e6:.1f} MB (B, {_pct(ev.bytes_read[1], ev.file_sizes[1])}) in {ev.seconds:.1f} s"
+            f"{_mode(ev.reading)}[/]")  # fmt: skip
+
+
+def _pct(n: int, total: int) -> str:
+    return f"{100 * n / total:.2f} %" if total else "?"
+
+
+def _mode(reading: dict[str, Any] | None) -> str:
+    if not reading:
+        return ""
+    if reading.get("mode") == "sampled":
+        tested = reading.get("layers_tested")
+        return "; sampled" + (f": {tested} of {reading.get('layers_planned')} planned layers tested" if tested else "")
+    return f"; {reading.get('mode')}"
 
 
 def _layer_map(v: Verdict, c: Console, what: str) -> None:
@@ -120,6 +134,12 @@ def compare_cmd(
     units: int = typer.Option(defaults.UNITS, "--units", help="Hidden units per layer used by the agreement test."),
     alpha: float = typer.Option(defaults.ALPHA, "--alpha", help="Significance level for 'derived'."),
     full: bool = typer.Option(False, "--full", help="Run the unit test even when the copy is re-packaged."),
+    exhaustive: bool = typer.Option(
+        False, "--exhaustive",
+        help="Read every MLP and every tensor role (cost grows with the model). Default: a bounded sample — a few "
+             "layers, a block of units each, the parts of each matrix the statistic needs — stopped as soon as "
+             "the verdict is settled (the output says how much was read and why it stopped).",
+    ),  # fmt: skip
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
     no_hash: bool = typer.Option(False, "--no-hash", help="--report: do not sha256 the inputs."),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
@@ -130,9 +150,10 @@ def compare_cmd(
 
     if report is not None:
         check_report_path(report)  # before the comparison, not after it
-    what = "comparing fingerprints…" if is_fingerprint_file(a) or is_fingerprint_file(b) else "comparing…"
-    with err_console.status(what, spinner="dots") if not as_json else nullcontext():
-        v = taoke.compare(a, b, alpha=alpha, seed=seed, units=units, full=full)
+    what = "comparing fingerprints" if is_fingerprint_file(a) or is_fingerprint_file(b) else "opening"
+    with stage_progress(what, enabled=not as_json) as progress:
+        v = taoke.compare(a, b, alpha=alpha, seed=seed, units=units, full=full, exhaustive=exhaustive,
+                          progress=progress)  # fmt: skip
     d = v.to_dict()
     if report is not None:
         write_cli_report(d, report, inputs=(("A", a), ("B", b)), hash_files=not no_hash)

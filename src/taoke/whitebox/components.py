@@ -23,7 +23,7 @@ components are paired by slot, one per slot (two vision towers on one side are n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -160,13 +160,17 @@ def compare_sources(
     seed: int = defaults.SEED,
     units: int = defaults.UNITS,
     full: bool = False,
+    exhaustive: bool = False,
+    progress: Callable[[str, float], None] | None = None,
 ) -> Verdict:
-    """The verdict on B against A, component by component (see the module docstring)."""
+    """The verdict on B against A, component by component (see the module docstring). ``exhaustive`` and
+    ``progress`` go to :func:`taoke.whitebox.compare.gather_evidence` (sampled reading by default)."""
     from taoke.verdict import ComponentVerdict, decide, decide_whole, with_modules
     from taoke.whitebox.compare import gather_evidence
 
     if not (isinstance(a, Model) and isinstance(b, Model)):  # fingerprints: the whole-checkpoint evidence only
-        return decide(gather_evidence(a, b, seed=seed, units=units, full=full), alpha=alpha)
+        return decide(gather_evidence(a, b, seed=seed, units=units, full=full, exhaustive=exhaustive,
+                                      alpha=alpha, progress=progress), alpha=alpha)
     rng = np.random.default_rng([seed, 16])  # the leftover tensors' row samples (apart from the evidence's own)
     pairs = _pair(components_of(a), components_of(b))
     parts: list[ComponentVerdict] = []
@@ -185,7 +189,8 @@ def compare_sources(
                                           None if pb is None else pb.component.prefix, (ta[0], tb[0]), (ta[1], tb[1]),
                                           None))  # fmt: skip
             continue
-        v = decide(gather_evidence(pa.view, pb.view, seed=seed, units=units, full=full), alpha=alpha)
+        v = decide(gather_evidence(pa.view, pb.view, seed=seed, units=units, full=full,
+                                   exhaustive=exhaustive, alpha=alpha, progress=progress), alpha=alpha)
         left = compare_leftovers(_root(pa.view), _unmapped(pa), _root(pb.view), _unmapped(pb),
                                  pb.component.label, rng=rng)  # fmt: skip
         modules = modules + left
