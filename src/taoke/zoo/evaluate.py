@@ -96,7 +96,8 @@ def eval_pairs(manifest: ZooManifest) -> list[tuple[str, str, str, str]]:
     for group in by_group.values():
         for i, x in enumerate(group):
             for y in group[i + 1 :]:
-                out.append((x.name, y.name, "independent", "independent-same-architecture"))
+                how = "" if x.transform in (None, "", "train-from-scratch") else f" ({x.transform})"
+                out.append((x.name, y.name, "independent", f"independent-same-architecture{how}"))
     names = {e.name for e in entries}
     roots = [o.name for o in originals() if o.reference] + [r.name for r in recipes() if r.reference]
     for e in indep:  # an independent model against the reference entry of its architecture (std-matched SmolLM2)
