@@ -189,8 +189,11 @@ def compare_sources(
                                           None if pb is None else pb.component.prefix, (ta[0], tb[0]), (ta[1], tb[1]),
                                           None))  # fmt: skip
             continue
+        # the sampled reading anchors on token embeddings: a stack without them (a vision tower, a connector) is
+        # read exhaustively (they are small beside a language model)
+        exh = exhaustive or not (pa.view.has("embed") and pb.view.has("embed"))
         v = decide(gather_evidence(pa.view, pb.view, seed=seed, units=units, full=full,
-                                   exhaustive=exhaustive, alpha=alpha, progress=progress), alpha=alpha)
+                                   exhaustive=exh, alpha=alpha, progress=progress), alpha=alpha)
         left = compare_leftovers(_root(pa.view), _unmapped(pa), _root(pb.view), _unmapped(pb),
                                  pb.component.label, rng=rng)  # fmt: skip
         modules = modules + left
