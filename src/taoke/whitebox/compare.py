@@ -262,7 +262,7 @@ def _gather_sampled(a: Model, b: Model, *, seed: int, units: int, full: bool, al
     sub_a, sub_b, n_layers = smp.exact_roles(a, b)
     if progress is not None:
         progress("comparing tensors", 0.0)
-    exact = compare_tensors(smp.RoleScope(a, sub_a), smp.RoleScope(b, sub_b), rng=rng)
+    exact = compare_tensors(smp.RoleScope(a, sub_a), smp.RoleScope(b, sub_b), rng=rng, rows=smp.EXACT_ROWS)
     n_all = len(a.role_shapes()), len(b.role_shapes())
     if max(n_all) > exact.compared or sub_a != set(a.role_shapes()):
         notes.append(f"tensors compared on the roles of {n_layers} evenly spaced layers and the global roles "

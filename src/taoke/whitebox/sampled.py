@@ -349,20 +349,29 @@ def groups(m: Any, layer: int) -> list[_Group]:
 # -- the tensor comparison and the std statistic on a bounded set of roles ---------------------------------------
 EXACT_BUDGET = 64 << 20  # bytes per side the tensor comparison may read (32 rows of each role)
 EXACT_EXPERTS = 2  # experts per sampled MoE layer
+EXACT_ROWS = 16  # rows of each compared role (the full test: 32)
 
 
 class RoleScope:
-    """An evidence source seen through a subset of its role table (the tensor comparison reads only these)."""
+    """An evidence source seen through a subset of its role table (the tensor comparison reads only these); its
+    scattered row reads go out as one batch (concurrent over HTTP) instead of one request after the other."""
 
     def __init__(self, src: Any, roles: set[str]) -> None:
         self._src = src
         self._roles = roles
+        self._reader = _Reader(src) if hasattr(src, "checkpoint") and hasattr(src, "roles") else None
 
     def role_shapes(self) -> dict[str, tuple[int, ...]]:
         return {r: s for r, s in self._src.role_shapes().items() if r in self._roles}
 
     def has(self, role: str) -> bool:
         return role in self._roles and bool(self._src.has(role))
+
+    def get(self, role: str, rows: Any = None) -> np.ndarray:
+        if self._reader is not None and rows is not None and not isinstance(rows, slice) and \
+                self._reader._plain(role) is not None:  # fmt: skip
+            return self._reader.read([_Req(role, np.asarray(rows, dtype=np.int64))])[0]
+        return np.asarray(self._src.get(role, rows=rows))
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._src, name)
@@ -375,14 +384,26 @@ class SampledStd(RoleScope):
     def __init__(self, src: Any, rows: int = 8) -> None:
         super().__init__(src, set(src.role_shapes()))
         self._rows = rows
+        self._stds: dict[str, float] | None = None
+
+    def _block(self, shape: tuple[int, ...]) -> slice:
+        rng = np.random.default_rng(shape[0] * 1_000_003 + int(np.prod(shape[1:])))
+        r0 = int(rng.integers(0, shape[0] - self._rows + 1))
+        return slice(r0, r0 + self._rows)
 
     def role_std(self, role: str) -> float | None:
+        if self._stds is None:  # every attention matrix's block in one batch (concurrent over HTTP)
+            shapes = self._src.role_shapes()
+            roles = [r for r, sh in shapes.items() if ".attn." in r and len(sh) == 2 and sh[0] > self._rows]
+            got = self._reader.read([_Req(r, self._block(shapes[r])) for r in roles]) if self._reader else \
+                [np.asarray(self._src.get(r, rows=self._block(shapes[r]))) for r in roles]  # fmt: skip
+            self._stds = {r: float(np.std(np.asarray(x, dtype=np.float32))) for r, x in zip(roles, got, strict=True)}
+        if role in self._stds:
+            return self._stds[role]
         shape = self._src.role_shapes().get(role)
         if not shape or len(shape) < 2 or shape[0] <= self._rows:
             return None
-        rng = np.random.default_rng(shape[0] * 1_000_003 + int(np.prod(shape[1:])))
-        r0 = int(rng.integers(0, shape[0] - self._rows + 1))
-        return float(np.std(np.asarray(self._src.get(role, rows=slice(r0, r0 + self._rows)), dtype=np.float32)))
+        return float(np.std(np.asarray(self._src.get(role, rows=self._block(shape)), dtype=np.float32)))
 
 
 def _row_bytes(m: Any, role: str, shape: tuple[int, ...]) -> int:
@@ -393,8 +414,9 @@ def _row_bytes(m: Any, role: str, shape: tuple[int, ...]) -> int:
     return max(1, inner * bits // 8)
 
 
-def exact_roles(a: Any, b: Any, *, budget: int = EXACT_BUDGET, rows: int = 32) -> tuple[set[str], set[str], int]:
-    """Roles the tensor comparison reads in sampled mode: every role when 32 rows of each fit ``budget`` bytes on
+def exact_roles(a: Any, b: Any, *, budget: int = EXACT_BUDGET, rows: int = EXACT_ROWS
+                ) -> tuple[set[str], set[str], int]:  # fmt: skip
+    """Roles the tensor comparison reads in sampled mode: every role when ``rows`` rows of each fit ``budget`` bytes on
     both sides; otherwise the global roles and every role of evenly spaced layers (for an MoE layer: its router,
     norms, attention and the first ``EXACT_EXPERTS`` experts) until the budget is spent. Roles whose name or shape
     differ between the two tables are added on both sides (they are not read: the comparison skips them), so the
