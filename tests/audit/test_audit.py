@@ -16,6 +16,7 @@ from taoke.audit import (
     EXIT_INCONCLUSIVE,
     EXIT_UNDECLARED,
     EXIT_UNSUPPORTED,
+    Declaration,
     Detection,
     assess,
     ids_match,
@@ -169,3 +170,16 @@ def test_against_a_model_points_to_candidate(small_zoo, smollm2_gguf: Path, tmp_
     rc = main(["audit", str(small_zoo.path_of("tiny-0")), "--against", str(smollm2_gguf)])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "GGUF model, not a fingerprint index" in err and "--candidate" in err
+
+
+def test_a_sibling_of_the_declared_base_is_not_an_undeclared_ancestor(tmp_path: Path) -> None:
+    """A search also finds models related to the declared base (siblings): explained by the declared ancestry unless
+    the card claims independence; an unexplained related candidate stays an undeclared derivation."""
+    decl = Declaration(str(tmp_path), "Acme", ("Acme-LM",), (("org/Base-Model", "README.md base_model"),), None,
+                       None, (), "README.md", False, "")  # fmt: skip
+    base = Detection("/i/base-model", ("Base-Model",), None, "derived", "derived (p < 1e-80)", -80.0)
+    sib = Detection("/i/sibling-model", ("Sibling-Model",), None, "derived", "derived (p < 1e-20)", -20.0)
+    res = assess(decl, [base, sib], explained={sib.location: ("base-model", "derived (p < 1e-20)")})
+    assert res.status == "consistent" and [f.kind for f in res.findings] == ["declared-confirmed", "declared-relative"]
+    assert len(res.checklist) == 1  # the licence checklist is the ancestor's, not the sibling's
+    assert assess(decl, [base, sib]).status == "undeclared-derivation"

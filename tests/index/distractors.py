@@ -40,9 +40,10 @@ def _at_cosine(t: np.ndarray, r: float, rng: np.random.Generator) -> np.ndarray:
     return (r * t + np.sqrt(max(0.0, 1.0 - r * r)) * u).astype(np.float32)
 
 
-def distractor(template: Fingerprint, i: int, rng: np.random.Generator) -> Fingerprint:
-    """One sketch-only distractor drawn from ``template`` (module docstring)."""
-    desc = descriptors(template.header, template.arrays)
+def distractor(template: Fingerprint, i: int, rng: np.random.Generator,
+               desc: dict[str, np.ndarray] | None = None) -> Fingerprint:  # fmt: skip
+    """One sketch-only distractor drawn from ``template`` (module docstring); ``desc`` = its descriptors if known."""
+    desc = descriptors(template.header, template.arrays) if desc is None else desc
     same_tok = bool(rng.random() < 0.5)
     arrays: dict[str, np.ndarray] = {}
     for kind, t in desc.items():
@@ -70,5 +71,7 @@ def distractor(template: Fingerprint, i: int, rng: np.random.Generator) -> Finge
 def distractors(templates: Sequence[Fingerprint], n: int, rng: np.random.Generator, start: int = 0
                 ) -> Iterator[Fingerprint]:  # fmt: skip
     """``n`` distractors, drawn from the templates in turn."""
+    descs = [descriptors(t.header, t.arrays) for t in templates]
     for j in range(n):
-        yield distractor(templates[(start + j) % len(templates)], start + j, rng)
+        k = (start + j) % len(templates)
+        yield distractor(templates[k], start + j, rng, descs[k])

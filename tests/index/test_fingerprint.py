@@ -107,8 +107,11 @@ def test_smollm2_layer_subset_fingerprint_verdict_equals_full_weights(fps, smoll
 
     a, b = "smollm2-f32", "smollm2-layer-subset"
     full = taoke.compare(smollm2_zoo.path_of(a), smollm2_zoo.path_of(b))
-    fpv = compare_views(FingerprintView(Fingerprint.load(fps[a])), FingerprintView(Fingerprint.load(fps[b])))
-    assert (fpv["kind"], fpv["layers_matched"]) == (full.kind, len(full.derived_layers))
+    fpv = taoke.compare(FingerprintView(Fingerprint.load(fps[a])), FingerprintView(Fingerprint.load(fps[b])))
+    # the same verdict; the weights' test is sample-bounded (whitebox/sampled.py: a few layers), the fingerprint's
+    # runs on every layer it keeps, so the weights' layer map is part of the fingerprint's
+    assert fpv.kind == full.kind and set(full.derived_layers) <= set(fpv.derived_layers)
+    assert len(fpv.derived_layers) == 20  # every layer of the subset, mapped to its parent layer
 
 
 def test_bad_fingerprint_files(tmp_path: Path, fps) -> None:

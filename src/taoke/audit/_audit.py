@@ -228,15 +228,18 @@ class Detection:
     sentence: str
     log10_p: float | None
     compare: Mapping[str, Any] = field(default_factory=dict)  # the full taoke.compare JSON (for the report)
+    source: str = "candidate"  # "candidate" (given by the user) | "index" (a model the index search tested)
 
     def to_dict(self) -> dict[str, Any]:
         return {"location": self.location, "ids": list(self.ids), "license": self.license, "verdict": self.verdict,
-                "sentence": self.sentence, "log10_p": self.log10_p, "compare": dict(self.compare)}
+                "sentence": self.sentence, "log10_p": self.log10_p, "compare": dict(self.compare),
+                "source": self.source}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Detection:
         return cls(str(d["location"]), tuple(d.get("ids") or ()), d.get("license"), str(d["verdict"]),
-                   str(d.get("sentence", "")), d.get("log10_p"), dict(d.get("compare") or {}))  # fmt: skip
+                   str(d.get("sentence", "")), d.get("log10_p"), dict(d.get("compare") or {}),
+                   str(d.get("source", "candidate")))  # fmt: skip
 
     def comparison(self) -> Verdict | None:
         """The full white-box verdict behind this detection (None when it came without one, e.g. from an index)."""
@@ -258,7 +261,7 @@ def detect(model: Model, candidate: str, *, seed: int = defaults.SEED, units: in
 @dataclass(frozen=True)
 class Finding:
     kind: str  # undeclared-derivation | declared-unsupported | inconclusive | declared-confirmed |
-    #            declared-unchecked | same-model | tokenizer-family | declaration-conflict
+    #            declared-unchecked | declared-relative | same-model | tokenizer-family | declaration-conflict
     text: str
     candidate: str | None = None
 
@@ -339,11 +342,16 @@ def _mentions(decl: Declaration, ids: Sequence[str]) -> bool:
 
 
 def assess(decl: Declaration, detections: Sequence[Detection], tokenizer: Mapping[str, Any] | None = None,
-           notes: Sequence[str] = (), search: Mapping[str, Any] | None = None) -> AuditResult:
+           notes: Sequence[str] = (), search: Mapping[str, Any] | None = None,
+           explained: Mapping[str, tuple[str, str]] | None = None) -> AuditResult:
     """Compare declarations with detections (pure logic; no file is read here).
 
     ``search`` is the summary of an index search the detections came from (``SearchResult.to_dict()``): when it
-    found no related model, the audit is inconclusive whatever else was tested."""
+    found no related model, the audit is inconclusive whatever else was tested. ``explained`` maps the location of
+    a related, undeclared candidate to (a confirmed declared base, the verdict between the two) when that candidate
+    is itself related to the declared base (:func:`relatives_of_declared`): a sibling sharing the declared
+    ancestry, not an undeclared ingredient."""
+    explained = explained or {}
     findings: list[Finding] = []
     ancestors: list[Detection] = []
     for det in detections:
@@ -358,6 +366,12 @@ def assess(decl: Declaration, detections: Sequence[Detection], tokenizer: Mappin
             ancestors.append(det)
             if where and not decl.scratch_claims:
                 findings.append(Finding("declared-confirmed", f"declared base {where} is confirmed by the weights: "
+                                        f"{det.sentence}", det.location))
+            elif not where and not decl.scratch_claims and det.location in explained:
+                base, sent = explained[det.location]
+                ancestors.pop()  # a relative, not an ancestor: no licence checklist for it
+                findings.append(Finding("declared-relative", f"{name} is related to the weights, and also to the "
+                                        f"declared base {base} ({sent}): a relative through the declared ancestry: "
                                         f"{det.sentence}", det.location))
             elif where:
                 findings.append(Finding("undeclared-derivation", f"the card claims independent training "
@@ -376,7 +390,9 @@ def assess(decl: Declaration, detections: Sequence[Detection], tokenizer: Mappin
         elif where:
             findings.append(Finding("inconclusive", f"declared base {where} could not be checked: {det.sentence}",
                                     det.location))
-        elif det.verdict not in INDEPENDENT_KINDS:
+        elif det.verdict not in INDEPENDENT_KINDS and det.source != "index":
+            # a candidate the user named could not be tested; one the index search shortlisted and could not test
+            # is part of the search, whose outcome (found / not found) decides instead
             findings.append(Finding("inconclusive", f"{name} could not be tested: {det.sentence}", det.location))
     conclusive = [d for d in detections if d.verdict in DERIVED_KINDS or d.verdict in INDEPENDENT_KINDS]
     if search is not None and not search.get("found"):
@@ -485,6 +501,7 @@ def audit(
         if against is not None:
             found, search = search_index(against, m if fingerprint is None else fingerprint, k=k, seed=seed)
             dets += [d for d in found if d.location not in {x.location for x in dets}]
+        explained = relatives_of_declared(decl, dets, index=against, seed=seed, alpha=alpha)
         tok: dict[str, Any] | None = None
         if tokenizer:
             try:
@@ -494,7 +511,52 @@ def audit(
                 tok = None if v is None else identify(v).to_dict()
             except Exception as e:  # noqa: BLE001 - the tokenizer family is informational
                 notes.append(f"tokenizer not identified: {str(e).splitlines()[0][:160]}")
-    return assess(decl, dets, tok, notes, search)
+    return assess(decl, dets, tok, notes, search, explained)
+
+
+def relatives_of_declared(decl: Declaration, detections: Sequence[Detection], *, index: str | Path | None = None,
+                          seed: int = defaults.SEED, alpha: float = defaults.ALPHA) -> dict[str, tuple[str, str]]:
+    """For each related candidate the model does not declare, while some declared base is confirmed: is that
+    candidate related to the declared base too? (an exact test per pair, each way round when the first finds nothing:
+    on the index's fingerprints when both came from ``index``, else on the weights). Returns location → (declared
+    base, verdict sentence) for those that are."""
+    related = [d for d in detections if d.verdict in DERIVED_KINDS]
+    confirmed = [d for d in related if _declares(decl, d)]
+    others = [d for d in related if not _declares(decl, d) and not named_after(d.ids, decl.own_ids)]
+    if not confirmed or not others or decl.scratch_claims:
+        return {}
+    import taoke
+
+    store = None
+    if index is not None:
+        from taoke.index.store import open_store
+
+        store = open_store(index, readonly=True)
+    out: dict[str, tuple[str, str]] = {}
+    try:
+        for x in others:
+            for d in confirmed:
+                a: Any = d.location
+                b: Any = x.location
+                if store is not None:
+                    from taoke.errors import IndexStoreError
+                    from taoke.index.view import FingerprintView
+
+                    try:
+                        a = FingerprintView(store.fingerprint(store.model(d.location).id))
+                        b = FingerprintView(store.fingerprint(store.model(x.location).id))
+                    except IndexStoreError:
+                        a, b = d.location, x.location
+                v = taoke.compare(a, b, seed=seed, alpha=alpha)
+                if not v.kind.related:  # the unit test matches B's layers in A: a shallower side is tested both ways
+                    v = taoke.compare(b, a, seed=seed, alpha=alpha)
+                if v.kind.related:
+                    out[x.location] = (display_name(d), v.sentence)
+                    break
+    finally:
+        if store is not None:
+            store.close()
+    return out
 
 
 def _check_index(path: str | Path) -> None:
@@ -527,5 +589,5 @@ def search_index(index: str | Path, model: Any, *, k: int = 5, seed: int = defau
             ids = tuple(dict.fromkeys(x for x in (card.get("name"), h.name, *path_ids(h.location))
                                       if isinstance(x, str) and x.strip()))  # fmt: skip
             dets.append(Detection(h.location, ids, card.get("license"), h.verdict, h.sentence, h.log10_p,
-                                  dict(h.compare)))  # fmt: skip
+                                  dict(h.compare), "index"))  # fmt: skip
     return dets, res.to_dict() | {"index": str(index)}

@@ -127,7 +127,11 @@ def tree_cmd(
         forest = build_tree(s)
     if image is not None:
         render_image(forest, str(image))
-    emit(forest.to_dict(), as_json, lambda c: c.print(forest.text(), markup=False, highlight=False))
+    def render(c: Console) -> None:
+        c.print(forest.text(), markup=False, highlight=False)
+        c.print(f"[dim]{forest.summary()}[/]", highlight=False)
+
+    emit(forest.to_dict(), as_json, render)
 
 
 @index_app.command("list")

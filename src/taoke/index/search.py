@@ -46,7 +46,7 @@ import numpy as np
 
 from taoke import defaults
 from taoke.index.fingerprint import Fingerprint
-from taoke.index.sketch import descriptors, minhash_jaccard, srp_bands, srp_signature, token_bands
+from taoke.index.sketch import descriptors, srp_bands, srp_signature, token_bands
 from taoke.index.store import IndexStore
 from taoke.index.view import FingerprintView
 from taoke.verdict import Verdict, VerdictKind
@@ -64,8 +64,9 @@ KEY_ORDER = ("digest", "c", "w", "i", "t", "shape", "hidden")
 #: estimated descriptor cosine from which a candidate is "strong" (tested whatever else is found). Measured
 #: (sketch.py): related pairs ≥ 0.91 on ``c`` and ≥ 0.99 on ``w``/``i``; independent pairs ≤ 0.13 on ``c``, but up
 #: to 0.80 on ``w``/``i`` when they share a tokenizer and training text (the six tiny models: token norms follow token
-#: frequency), so ``w``/``i`` need more
-STRONG: Mapping[str, float] = {"c": 0.5, "w": 0.9, "i": 0.9}
+#: frequency), so ``w``/``i`` need more: from 192 SRP bits a pair at 0.8 is estimated at ≥ 0.97 with probability
+#: ~5e-6 (z = 4.4), at ≥ 0.9 with ~0.03 — which made dozens of false "strong" candidates in 100k-model indexes
+STRONG: Mapping[str, float] = {"c": 0.6, "w": 0.97, "i": 0.97}
 #: a search tests every indexed model when the index holds at most this many and the shortlist found nothing
 EXHAUSTIVE_BELOW = 64
 #: most models read from one descriptor bucket. A tokenizer bucket holds every model of that tokenizer (all its
@@ -162,9 +163,32 @@ class FirstCut:
     seconds: float
 
 
-def _cos_from_bits(a: np.ndarray, b: np.ndarray) -> float:
-    """Cosine of two descriptors estimated from their SRP bits (Charikar 2002: P[bit equal] = 1 − θ/π)."""
-    return float(math.cos(math.pi * (1.0 - float(np.mean(a == b)))))
+_POPCOUNT = np.unpackbits(np.arange(256, dtype=np.uint8)[:, None], axis=1).sum(axis=1).astype(np.int32)
+
+
+def _similarities(rows: Sequence[tuple[int, bytes | None, bytes | None, bytes | None, bytes | None]],
+                  bits: Mapping[str, np.ndarray], mh: np.ndarray | None) -> dict[int, dict[str, float]]:  # fmt: skip
+    """Per model, the estimated descriptor cosines (SRP, Charikar 2002: P[bit equal] = 1 − θ/π, so
+    cos θ ≈ cos(π·(1 − share of equal bits))) and the MinHash Jaccard, vectorised over the rows."""
+    out: dict[int, dict[str, float]] = {r[0]: {} for r in rows}
+    for col, kind in ((2, "w"), (3, "i"), (4, "c")):
+        if kind not in bits:
+            continue
+        q = np.packbits(bits[kind])
+        sel = [r for r in rows if r[col] is not None and len(r[col]) == q.size]  # type: ignore[arg-type]
+        if sel:
+            m = np.frombuffer(b"".join(r[col] for r in sel), dtype=np.uint8).reshape(len(sel), q.size)  # type: ignore[misc]
+            agree = 1.0 - _POPCOUNT[m ^ q].sum(axis=1) / bits[kind].size
+            for r, c in zip(sel, np.cos(np.pi * (1.0 - agree)), strict=True):
+                out[r[0]][kind] = round(float(c), 4)
+    if mh is not None:
+        qb = mh.astype("<u8")
+        sel = [r for r in rows if r[1] is not None and len(r[1]) == 8 * qb.size]
+        if sel:
+            m = np.frombuffer(b"".join(r[1] for r in sel), dtype="<u8").reshape(len(sel), qb.size)  # type: ignore[misc]
+            for r, j in zip(sel, (m == qb).mean(axis=1), strict=True):
+                out[r[0]]["t"] = round(float(j), 4)
+    return out
 
 
 def query_keys(fp: Fingerprint) -> tuple[dict[str, np.ndarray], np.ndarray | None]:
@@ -213,18 +237,8 @@ def first_cut(store: IndexStore, fp: Fingerprint, *, size: int = 20, exclude: in
         add(store.by_hidden(hidden, pool, exclude_layers=layers), "hidden")
     if exclude is not None:
         found.pop(exclude, None)
-    sk = store.sketches(list(found))
-    cands: list[Candidate] = []
-    for mid, via in found.items():
-        s = sk.get(mid)
-        sims: dict[str, float] = {}
-        if s is not None:
-            for kind, q in bits.items():
-                if kind in s.bits and s.bits[kind].shape == q.shape:
-                    sims[kind] = round(_cos_from_bits(q, s.bits[kind]), 4)
-            if mh is not None and s.minhash is not None and s.minhash.shape == mh.shape:
-                sims["t"] = round(minhash_jaccard(mh, s.minhash), 4)
-        cands.append(Candidate(mid, tuple(dict.fromkeys(via)), sims))
+    sims = _similarities(store.sketch_rows(list(found)), bits, mh)
+    cands = [Candidate(mid, tuple(dict.fromkeys(via)), sims.get(mid, {})) for mid, via in found.items()]
     shortlist = _assemble(cands, size)
     by_key = {k: sum(k in c.via for c in cands) for k in KEY_ORDER}
     keys = ("digest", *bits, *(("t",) if mh is not None else ()), "shape")

@@ -176,7 +176,8 @@ def id_anchor_positions(anchor_ids: np.ndarray, n_rows: int) -> np.ndarray:
 def id_descriptor(ids: np.ndarray, emb: np.ndarray) -> np.ndarray:
     """:func:`embedding_descriptor` keyed by token id (``vocab=None``), vectorised over the id hashes."""
     ids = np.asarray(ids, dtype=np.int64)
-    norms = np.linalg.norm(np.asarray(emb, dtype=np.float64), axis=1)
+    e = np.asarray(emb, dtype=np.float32)  # (float16 arithmetic is emulated: convert once)
+    norms = np.sqrt(np.einsum("ij,ij->i", e, e)).astype(np.float64)
     ok = norms > 0
     x = np.zeros(len(ids))
     if ok.sum() >= 2:
@@ -261,7 +262,7 @@ def descriptors(header: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> 
         if len(shape) == 2:
             pos = id_anchor_positions(arrays["anchor.ids"], int(shape[0]))
             if pos.size >= 2:
-                out["i"] = id_descriptor(arrays["anchor.ids"][pos], arrays["anchor.emb"][pos].astype(np.float32))
+                out["i"] = id_descriptor(arrays["anchor.ids"][pos], arrays["anchor.emb"][pos])
     if "c" not in out:
         profs = [arrays[k] for k in arrays if k.startswith("ch.")]
         if not profs:

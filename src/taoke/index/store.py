@@ -505,6 +505,19 @@ class IndexStore:
         rows = self._q("SELECT coalesce(family, '?'), count(*) AS c FROM models GROUP BY 1 ORDER BY c DESC, 1")
         return sum(int(c) for _f, c in rows), tuple((str(f), int(c)) for f, c in rows[:top])
 
+    def sketch_rows(self, ids: list[int]) -> list[tuple[int, bytes | None, bytes | None, bytes | None, bytes | None]]:
+        """Raw stored sketches ``(model_id, minhash, srp_w, srp_i, srp_c)`` of ``ids`` (blobs checked to be blobs):
+        what a ranking vectorises over without unpacking model by model."""
+        out: list[tuple[int, bytes | None, bytes | None, bytes | None, bytes | None]] = []
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            q = (f"SELECT model_id, minhash, srp, srp_i, srp_c FROM sketches "
+                 f"WHERE model_id IN ({','.join('?' * len(chunk))})")  # fmt: skip
+            for mid, *vals in self._q(q, tuple(chunk)):
+                mh, w, i_, c = (None if v is None else _blob(v, f"sketch of model {mid}", self.path) for v in vals)
+                out.append((int(mid), mh, w, i_, c))
+        return out
+
     def sketches(self, ids: list[int]) -> dict[int, Sketch]:
         """The stored sketches of ``ids`` (SRP bits per descriptor kind, MinHash), without loading fingerprints."""
         out: dict[int, Sketch] = {}

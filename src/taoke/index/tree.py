@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from taoke.index.search import RELATED, compare_views, shortlist
@@ -67,12 +67,22 @@ class Node:
 class Forest:
     nodes: dict[int, Node]
     pairs_tested: int
+    shortlist_size: int = 12
+
+    def summary(self) -> str:
+        """What the forest rests on: a root is a model none of whose shortlisted candidates was related to it —
+        not a test against every indexed model."""
+        roots = len(self.roots())
+        return (f"{len(self.nodes)} models, {roots} root{'s' if roots != 1 else ''}, {self.pairs_tested} pairs "
+                f"tested exactly; each model was tested against the (up to) {self.shortlist_size} candidates its "
+                "search shortlisted, so a root means no related model among those, not among every indexed model")
 
     def roots(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.parent is None]
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": "taoke.lineage-tree", "version": 1, "pairs_tested": self.pairs_tested,
+                "shortlist_size": self.shortlist_size, "summary": self.summary(),
                 "nodes": [n.to_dict() for n in sorted(self.nodes.values(), key=lambda x: x.id)]}  # fmt: skip
 
     def text(self) -> str:
@@ -139,7 +149,7 @@ def build_tree(store: IndexStore, *, shortlist_size: int = 12,
         if progress:
             progress(m.name)
     edges = {k: d for k, d in rel.items() if k[1] > 0}
-    return _orient(info, edges, tested)
+    return replace(_orient(info, edges, tested), shortlist_size=shortlist_size)
 
 
 def _orient(info: dict[int, dict[str, Any]], edges: dict[tuple[int, int], dict[str, Any]], tested: int) -> Forest:
