@@ -14,10 +14,11 @@ def fingerprint_cmd(
     model: str = typer.Argument(..., help="Model: file, folder or http(s) URL."),
     out: Path = typer.Option(..., "-o", "--output", help="Fingerprint file to write (.tkfp)."),
     units: int = typer.Option(32, "--units", help="Canonical MLP units kept per layer (0: light fingerprint)."),
-    unit_layers: int = typer.Option(
-        0, "--unit-layers",
+    unit_layers: int | None = typer.Option(
+        None, "--unit-layers",
         help="Keep units on this many evenly spaced interior layers only (0: every layer). Each such layer's MLP is "
-             "read whole, so 1 reads ~2-5% of a deep model instead of ~60% (docs/index.md).",
+             "read once (streamed). Default: as many layers as 512 MB of MLP allow — every layer of a small model, "
+             "1 of a 7B, none of a 70B (a light fingerprint; docs/index.md).",
     ),  # fmt: skip
     name: str | None = typer.Option(None, "--name", help="Name recorded in the fingerprint."),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
@@ -26,7 +27,7 @@ def fingerprint_cmd(
     from taoke.errors import UsageError
     from taoke.index.fingerprint import make_fingerprint
 
-    if units < 0 or unit_layers < 0:
+    if units < 0 or (unit_layers is not None and unit_layers < 0):
         raise UsageError(f"--units and --unit-layers must be >= 0, got {units} and {unit_layers}")
     fp = make_fingerprint(model, units=units, unit_layers=unit_layers, name=name)
     fp.save(out)

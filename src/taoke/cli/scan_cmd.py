@@ -16,8 +16,9 @@ def scan_cmd(
     workers: int = typer.Option(1, "--workers", "-w", help="Parallel workers."),
     cluster: str = typer.Option("local", "--cluster", help="local | dask-local | tcp://scheduler:port"),
     units: int = typer.Option(32, "--units", help="Canonical MLP units per layer in each fingerprint."),
-    unit_layers: int = typer.Option(0, "--unit-layers",
-                                    help="Units on this many evenly spaced layers only (0: all; 1 reads ~2-5%)."),
+    unit_layers: int | None = typer.Option(None, "--unit-layers",
+                                           help="Units on this many evenly spaced layers only (0: all; 1 reads "
+                                                "~2-5%). Default: as many as 512 MB of MLP allow (taoke fingerprint)."),
     retry_failed: bool = typer.Option(False, "--retry-failed", help="Run items that failed before again."),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:

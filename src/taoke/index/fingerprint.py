@@ -73,6 +73,7 @@ DEFAULT_UNITS = 32
 SAMPLE_ROWS = 8
 SAMPLE_COLS = 128
 ANCHOR_MOD = 32
+SAMPLE_EXPERTS = 2  # experts per MoE layer with an exact sample (256 experts × 3 roles × 58 layers otherwise)
 ANCHOR_CAP = 4096
 
 
@@ -159,9 +160,14 @@ class Fingerprint:
         return str(self.header.get("content_digest", ""))
 
     def to_bytes(self) -> bytes:
+        """An ``.npz`` (zip of ``.npy`` members, deflate level 1: the arrays are mostly float16/int8 weights, which
+        level 6 — ``np.savez_compressed`` — shrinks barely more at ~5× the time)."""
         buf = io.BytesIO()
         hdr = np.frombuffer(json.dumps(self.header, sort_keys=True).encode(), dtype=np.uint8)
-        np.savez_compressed(buf, __header__=hdr, **{k: np.ascontiguousarray(v) for k, v in self.arrays.items()})  # type: ignore[arg-type]
+        with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as z:
+            for key, arr in (("__header__", hdr), *self.arrays.items()):
+                with z.open(f"{key}.npy", "w", force_zip64=True) as f:
+                    np.lib.format.write_array(f, np.ascontiguousarray(arr), allow_pickle=False)
         return buf.getvalue()
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -219,24 +225,64 @@ def unit_layer_choice(n_layers: int, k: int) -> list[int]:
     return sorted({min(n_layers - 1, max(0, round((j + 1) * n_layers / (k + 1)))) for j in range(k)})
 
 
+#: MLP bytes a default fingerprint reads for canonical units (as many evenly spaced layers as fit): a bounded sample
+UNIT_BUDGET = 512 << 20
+UNIT_SHARE = 0.05  # ... and at most this share of a larger checkpoint
+
+
+def mlp_bytes(m: Any, layer: int) -> int:
+    """Stored bytes of layer ``layer``'s MLP (gate/up/down, every expert): what its canonical units cost to read."""
+    total = 0
+    for role, ref in m.roles.refs.items():
+        if role.startswith(f"layers.{layer}.mlp.") and role.rsplit(".", 1)[-1] in ("up", "gate", "down"):
+            try:
+                info = m.checkpoint.info(ref.name)
+                share = int(np.prod(ref.shape)) / max(1, int(np.prod(info.shape)))
+                total += int(info.nbytes * min(1.0, share))
+            except Exception:  # noqa: BLE001 - an estimate: 2 bytes per value
+                total += 2 * int(np.prod(ref.shape))
+    return total
+
+
+def auto_unit_layers(m: Any, units: int, budget: int = UNIT_BUDGET, share: float = UNIT_SHARE) -> tuple[int, int]:
+    """(units, unit_layers) of a default fingerprint: every layer when all the MLPs fit ``budget`` bytes (a small
+    model: ``unit_layers`` 0); else as many evenly spaced layers as ``min(budget, share × file size)`` allows; no
+    units (the light fingerprint) when one layer's MLP alone is over that."""
+    n = int(m.layers)
+    if units <= 0 or n == 0:
+        return 0, 0
+    per = max(1, mlp_bytes(m, n // 2))
+    if per * n <= budget:
+        return units, 0
+    k = int(min(budget, share * max(1, int(m.file_size))) // per)
+    if k <= 0:
+        return 0, 0
+    return units, min(k, n)
+
+
 def make_fingerprint(
     model: Any,
     *,
     units: int = DEFAULT_UNITS,
-    unit_layers: int = 0,
+    unit_layers: int | None = None,
     name: str | None = None,
     location: str | None = None,
 ) -> Fingerprint:
     """Fingerprint ``model`` (a :class:`taoke.model.Model` or anything :func:`taoke.open` accepts).
 
-    ``unit_layers`` = k > 0 keeps canonical units on k evenly spaced interior layers only (:func:`unit_layer_choice`):
-    each layer's MLP is read whole for its units, so this is what bounds the bytes read (docs/index.md)."""
+    ``unit_layers`` = k > 0 keeps canonical units on k evenly spaced interior layers only (:func:`unit_layer_choice`),
+    0 on every layer; None (the default) picks k so that the MLPs read for units stay within
+    :data:`UNIT_BUDGET` and 5 % of the file (:func:`auto_unit_layers`; SmolLM2-135M: every layer, Llama-3.2-1B and
+    a 7B model: 1, a 70B: none — a light fingerprint). Each
+    unit layer's MLP is read once, streamed, so memory stays bounded whatever its size (docs/index.md)."""
     import taoke
     from taoke.model import Model
 
     own = not isinstance(model, Model)
     m = taoke.open(str(model)) if own else model
     try:
+        if unit_layers is None:
+            units, unit_layers = auto_unit_layers(m, units)
         return _fingerprint(m, units=units, unit_layers=unit_layers, name=name, location=location or m.path)
     finally:
         if own:
@@ -274,8 +320,11 @@ def _fingerprint(m: Any, *, units: int, unit_layers: int, name: str | None, loca
     chosen = set(unit_layer_choice(int(m.layers), unit_layers)) if units > 0 else set()
     kept_layers: list[int] = []
     for layer in sorted(by_layer):
-        for role in sorted(by_layer[layer]):
-            _sample_role(cache, role, roles, stds, samples)
+        todo = sorted(by_layer[layer])
+        sampled = [r for r in todo if _expert_of(r) < SAMPLE_EXPERTS]
+        cache.prefetch(sampled)
+        for role in todo:
+            _sample_role(cache, role, roles, stds, samples, sample=_expert_of(role) < SAMPLE_EXPERTS)
         if layer < 0:
             arrays.update(_anchors(cache, vocab))
         elif layer in chosen and _unit_layer(cache, layer, units, arrays):
@@ -325,13 +374,37 @@ class _WholeReads:
     layer (kept until :meth:`clear`) and every request for it is answered from that read."""
 
     def __init__(self, m: Any) -> None:
+        from taoke.whitebox.reader import RowReader
+
         self.m = m
         self.whole: dict[str, np.ndarray] = {}
+        self.ready: dict[str, np.ndarray] = {}
+        self.reader = RowReader(m)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.m, name)
 
+    def prefetch(self, roles: list[str]) -> None:
+        """Read the exact-sample rows of ``roles`` in one batch (concurrent over HTTP; plainly stored roles only)."""
+        from taoke.whitebox.reader import RowRequest
+
+        want = []
+        for role in roles:
+            shape = tuple(int(x) for x in self.m.roles.refs[role].shape)
+            if len(shape) >= 2 and self.reader.plain(role) is not None:
+                want.append((role, sample_cells(role, shape)[0]))
+        if want:
+            for (role, _rows), x in zip(want, self.reader.read([RowRequest(r, rows) for r, rows in want]), strict=True):
+                self.ready[role] = x
+
     def get(self, role: str, rows: Any = None) -> np.ndarray:
+        if role in self.ready and rows is not None:
+            return self.ready.pop(role)
+        if rows is not None and not isinstance(rows, slice) and role not in self.whole and self.reader.plain(role):
+            from taoke.whitebox.reader import RowRequest
+
+            # scattered rows (anchors): one batch, not one read per run of rows
+            return self.reader.read([RowRequest(role, np.asarray(rows, dtype=np.int64))])[0]
         ref = self.m.roles.refs.get(role)
         if role not in self.whole and not getattr(ref, "transposed", False):  # rows are cheap: read, keep nothing
             return np.asarray(self.m.get(role, rows=rows))
@@ -342,10 +415,17 @@ class _WholeReads:
 
     def clear(self) -> None:
         self.whole.clear()
+        self.ready.clear()
+
+
+def _expert_of(role: str) -> int:
+    """The expert index of an expert role (``layers.3.mlp.experts.7.up`` → 7), -1 otherwise."""
+    parts = role.split(".")
+    return int(parts[4]) if len(parts) > 4 and parts[2] == "mlp" and parts[3] == "experts" else -1
 
 
 def _sample_role(cache: _WholeReads, role: str, roles: dict[str, Any], stds: dict[str, float],
-                 samples: dict[str, np.ndarray]) -> None:  # fmt: skip
+                 samples: dict[str, np.ndarray], *, sample: bool = True) -> None:  # fmt: skip
     m = cache.m
     ref = m.roles.refs[role]
     shape = tuple(int(x) for x in ref.shape)
@@ -355,7 +435,7 @@ def _sample_role(cache: _WholeReads, role: str, roles: dict[str, Any], stds: dic
         dtype = "?"
     roles[role] = {"name": ref.name, "shape": list(shape), "dtype": dtype, "how": str(ref.how),
                    "transposed": bool(ref.transposed)}  # fmt: skip
-    if ref.stack_index is not None:  # stacked experts: no exact sample (see module docstring)
+    if ref.stack_index is not None or not sample:  # stacked experts, experts past SAMPLE_EXPERTS: no exact sample
         return
     rows, cols = sample_cells(role, shape)
     x = np.asarray(cache.get(role, rows=rows), dtype=np.float32)
@@ -389,10 +469,13 @@ def _anchors(view: _WholeReads, vocab: Any) -> dict[str, np.ndarray]:
 
 def _unit_layer(view: _WholeReads, i: int, units: int, arrays: dict[str, np.ndarray]) -> bool:
     """Keep layer ``i``'s top ``units`` canonical units (as ``mlp_parts`` gives them) and its residual-channel
-    profile; False if it has no MLP."""
+    profile; False if it has no MLP. A layer whose MLPs are stored plainly (not transposed or fused) is streamed
+    (:func:`_unit_layer_streamed`): the same units and values, with memory bounded by a chunk."""
     from taoke.index.sketch import channel_profile
     from taoke.whitebox.mlp import mlp_parts
 
+    if _unit_layer_streamed(view.m, i, units, arrays):
+        return True
     parts = mlp_parts(view, i)
     if "up" not in parts:
         return False
@@ -404,6 +487,79 @@ def _unit_layer(view: _WholeReads, i: int, units: int, arrays: dict[str, np.ndar
     arrays[f"ui.{i}"] = sel.astype(np.int32)
     for part, x in parts.items():
         arrays[f"u.{i}.{part}"], arrays[f"us.{i}.{part}"] = quantize_rows(x[sel])
+    return True
+
+
+_CHUNK = 32 << 20  # float32 bytes per streamed block of rows
+
+
+def _unit_layer_streamed(m: Any, i: int, units: int, arrays: dict[str, np.ndarray]) -> bool:
+    """:func:`_unit_layer` in blocks of rows: per-unit norms of gate/up rows (norm gain folded) and of down columns,
+    and the per-channel energies of :func:`taoke.index.sketch.channel_profile`, accumulated block by block; then
+    the top units' rows, and their down columns in a second pass over down. False (nothing stored) when the
+    layer's MLPs are not stored plainly — the caller then reads them whole."""
+    from taoke.whitebox.mlp import norm_offset
+    from taoke.whitebox.sampled import groups
+
+    refs = m.roles.refs
+    gs = groups(m, i)
+    if not gs or any(refs[f"{g.prefix}.{p}"].transposed or refs[f"{g.prefix}.{p}"].layout is not None
+                     or refs[f"{g.prefix}.{p}"].row_range is not None or refs[f"{g.prefix}.{p}"].stack_index is not None
+                     for g in gs for p in (("gate", "up", "down") if g.gate else ("up", "down"))):  # fmt: skip
+        return False
+    gate_on = all(g.gate for g in gs)
+    gain = None
+    if m.has(f"layers.{i}.norm.mlp"):
+        gain = np.asarray(m.get(f"layers.{i}.norm.mlp"), dtype=np.float32).reshape(-1) + np.float32(norm_offset(m))
+    d = int(refs[f"{gs[0].prefix}.up"].shape[1])
+    if gain is not None and gain.shape[0] != d:
+        gain = None
+    read_e = np.zeros(d, dtype=np.float64)
+    write_e = np.zeros(d, dtype=np.float64)
+    key_parts: list[np.ndarray] = []
+    for g in gs:
+        k = np.ones(g.units, dtype=np.float64)
+        for part in ("up", "gate") if gate_on else ("up",):
+            rows = max(1, _CHUNK // (4 * d))
+            norms = np.empty(g.units, dtype=np.float64)
+            for r0 in range(0, g.units, rows):
+                x = np.asarray(m.get(f"{g.prefix}.{part}", rows=slice(r0, min(g.units, r0 + rows))), dtype=np.float32)
+                if gain is not None:
+                    x = x * gain[None, :]
+                sq = np.einsum("ij,ij->i", x, x, dtype=np.float64)
+                norms[r0 : r0 + x.shape[0]] = np.sqrt(sq)
+                read_e += np.einsum("ij,ij->j", x, x, dtype=np.float64)
+            k *= norms
+        col = np.zeros(g.units, dtype=np.float64)
+        rows = max(1, _CHUNK // (4 * g.units))
+        for r0 in range(0, d, rows):
+            y = np.asarray(m.get(f"{g.prefix}.down", rows=slice(r0, min(d, r0 + rows))), dtype=np.float32)
+            col += np.einsum("ij,ij->j", y, y, dtype=np.float64)
+            write_e[r0 : r0 + y.shape[0]] += np.einsum("ij,ij->i", y, y, dtype=np.float64)
+        key_parts.append(k * np.sqrt(col))
+    key = np.concatenate(key_parts)
+    sel = np.sort(np.argsort(-key, kind="stable")[: min(units, key.shape[0])])
+    offsets = np.cumsum([0] + [g.units for g in gs])
+    picked: dict[str, list[np.ndarray]] = {p: [] for p in ("up", "gate", "down")}
+    for gi, g in enumerate(gs):
+        local = sel[(sel >= offsets[gi]) & (sel < offsets[gi + 1])] - offsets[gi]
+        if not local.size:
+            continue
+        for part in ("up", "gate") if gate_on else ("up",):
+            x = np.asarray(m.get(f"{g.prefix}.{part}", rows=local), dtype=np.float32)
+            picked[part].append(x * gain[None, :] if gain is not None else x)
+        cols = []
+        rows = max(1, _CHUNK // (4 * g.units))
+        for r0 in range(0, d, rows):
+            y = np.asarray(m.get(f"{g.prefix}.down", rows=slice(r0, min(d, r0 + rows))), dtype=np.float32)
+            cols.append(y[:, local])
+        picked["down"].append(np.concatenate(cols, axis=0).T)
+    tiny = np.finfo(np.float32).tiny
+    arrays[f"ch.{i}"] = np.log(np.maximum(np.stack([read_e, write_e]), tiny)).astype(np.float32).astype(np.float16)
+    arrays[f"ui.{i}"] = sel.astype(np.int32)
+    for part, xs in picked.items():
+        if xs:
+            arrays[f"u.{i}.{part}"], arrays[f"us.{i}.{part}"] = quantize_rows(np.concatenate(xs, axis=0))
     return True
 
 

@@ -80,7 +80,8 @@ def expand_targets(spec: str | Iterable[str]) -> list[str]:
     raise UsageError(f"nothing to scan at {spec!r}", subject=spec, hint="give a file, folder, glob, URL or list file")
 
 
-def fingerprint_bytes(location: str, units: int = 32, unit_layers: int = 0) -> tuple[bytes | None, str | None]:
+def fingerprint_bytes(location: str, units: int = 32, unit_layers: int | None = None
+                      ) -> tuple[bytes | None, str | None]:  # fmt: skip
     """Worker side: ``(fingerprint bytes, None)`` or ``(None, one-line reason)``. Never raises."""
     try:
         from taoke.index.fingerprint import make_fingerprint
@@ -118,7 +119,7 @@ def run_scan(
     workers: int = 1,
     cluster: str | None = None,
     units: int = 32,
-    unit_layers: int = 0,
+    unit_layers: int | None = None,
     retry_failed: bool = False,
     progress: Callable[[ScanItem, int, int], None] | None = None,
     client: Any = None,
@@ -172,7 +173,7 @@ def run_scan(
     return ScanResult(tuple(items), time.perf_counter() - t0, workers, mode if todo else (cluster or "local"))
 
 
-def _run_local(todo: list[str], workers: int, fp_args: tuple[int, int],
+def _run_local(todo: list[str], workers: int, fp_args: tuple[int, int | None],
                record: Callable[[str, bytes | None, str | None, float], None]) -> None:  # fmt: skip
     if workers <= 1:
         for loc in todo:
@@ -198,13 +199,13 @@ def _run_local(todo: list[str], workers: int, fp_args: tuple[int, int],
                 record(loc, data, reason, secs)
 
 
-def _timed(loc: str, fp_args: tuple[int, int]) -> tuple[bytes | None, str | None, float]:
+def _timed(loc: str, fp_args: tuple[int, int | None]) -> tuple[bytes | None, str | None, float]:
     t = time.perf_counter()
     data, reason = fingerprint_bytes(loc, *fp_args)
     return data, reason, time.perf_counter() - t
 
 
-def _run_dask(todo: list[str], cluster: str, workers: int, fp_args: tuple[int, int],
+def _run_dask(todo: list[str], cluster: str, workers: int, fp_args: tuple[int, int | None],
               record: Callable[[str, bytes | None, str | None, float], None], client: Any) -> str:  # fmt: skip
     try:
         from distributed import Client, LocalCluster, as_completed
