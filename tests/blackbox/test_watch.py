@@ -128,7 +128,7 @@ def test_live_swap_smollm2_to_gemma(smollm_server: LlamaServer, gemma_server: Ll
     prompts = FINGERPRINT_PROMPTS[:4]
     with ResellerProxy([smollm_server.base_url, gemma_server.base_url], system_prompt=None, name="gpt-4o") as px, \
             _client(px.base_url, LIVE) as c:
-        snap = take_snapshot(c, prompts=prompts, samples=2, max_tokens=8)
+        snap = take_snapshot(c, prompts=prompts, samples=2, max_tokens=4)
         assert snap.logprobs  # llama.cpp exposes them
         same = check(c, snap, index=0, samples=2, rng=np.random.default_rng(0))
         px.switch(1)

@@ -47,6 +47,7 @@ import numpy as np
 TOLERANCE = 1
 MAX_OUTLIERS = 1  # queries a single model may leave unexplained (a boundary merge of more than TOLERANCE)
 MIN_EXCLUSIVE = 2
+MIN_NAMED = 4  # exclusive queries a second component needs to be named (fewer fit some tokenizer by chance)
 MIN_QUERIES = 8
 
 
@@ -63,7 +64,7 @@ class Component:
 
     @property
     def label(self) -> str:
-        return self.models[0] if self.models else f"a model with the {self.members[0]} tokenizer"
+        return self.models[0] if self.models else f"a model whose counts fit the {self.members[0]} tokenizer"
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "tokenizers": list(self.members[:6]), "models": list(self.models),
@@ -91,9 +92,12 @@ class MixtureEvidence:
     def wording(self) -> str:
         if self.outcome == "mixed":
             return "mixed: " + ", ".join(f"≈{c.share:.0%} {c.label}" for c in self.components)
-        if self.outcome == "mixed-unknown":
+        if self.outcome == "mixed-unknown" and self.components:
             c = self.components[0]
-            return f"mixed: ≈{c.share:.0%} {c.label}, the rest from a model with an unknown tokenizer"
+            return (f"mixed: ≈{c.share:.0%} {c.label}, the rest from another backend (an unknown tokenizer, or too "
+                    "few of its answers to name it)")
+        if self.outcome == "mixed-unknown":
+            return "mixed: identical requests got different token counts; no known tokenizer explains most of them"
         return self.note
 
     def to_dict(self) -> dict[str, Any]:
@@ -191,6 +195,12 @@ def analyse(observations: Sequence[tuple[str, int | None]], table: dict[str, Any
         if pair is None or (u, named) > (pair[2], pair[3]):
             pair = (a, b, u, named)
     pair_explains = pair is not None and pair[2] == n and n - covered >= MIN_EXCLUSIVE
+    if pair_explains:
+        assert pair is not None
+        ma, mb = sum(1 << i for i in pair[0].explains), sum(1 << i for i in pair[1].explains)
+        named = min(bin(ma & ~mb).count("1"), bin(mb & ~ma).count("1")) >= MIN_NAMED
+    else:
+        named = False
     if not conflicts:
         if pair_explains:
             return MixtureEvidence("no-fit", (best,), n, repeats, conflicts, n - covered,
@@ -200,7 +210,7 @@ def analyse(observations: Sequence[tuple[str, int | None]], table: dict[str, Any
         return MixtureEvidence("no-fit", (best,), n, repeats, conflicts, n - covered,
                                f"no known tokenizer explains all counts (best {best.label}: {covered} of {n}); "
                                "unknown tokenizer, or rewritten usage")
-    if pair_explains:
+    if pair_explains and named:
         assert pair is not None
         a, b = pair[0], pair[1]
         ma, mb = sum(1 << i for i in a.explains), sum(1 << i for i in b.explains)
@@ -215,11 +225,22 @@ def analyse(observations: Sequence[tuple[str, int | None]], table: dict[str, Any
                                f"identical requests got different counts ({len(conflicts)} of {repeats} repeated "
                                f"texts) and two tokenizers explain all {n} queries: {ca.label} ({ea} queries only "
                                f"it explains) and {cb.label} ({eb}){same}")
-    if covered >= n / 2:
+    # one known component and another backend: the known one explains a good part of the queries and one count of
+    # every conflicting repeat (random or rewritten usage fits no component that well)
+    ov = best.overhead
+    rows = {t: k for k, (t, _c) in enumerate(obs)}
+    cls = next(k for k, (m, _mo) in enumerate(classes) if m == best.members)
+    fits_each = all(any(abs(c - ov - int(counts[cls, rows[t]])) <= TOLERANCE for c in cs) for t, cs in conflicts)
+    if covered * 3 >= n and fits_each:
         c = Component(best.members, best.models, best.overhead, best.explains, covered, covered / n)
         return MixtureEvidence("mixed-unknown", (c,), n, repeats, conflicts, n - covered,
                                f"identical requests got different counts ({len(conflicts)} of {repeats} repeated "
-                               f"texts); {best.label} explains {covered} of {n} queries, no known tokenizer the rest")
+                               f"texts); {best.label} explains {covered} of {n} queries, and no known tokenizer "
+                               f"explains the rest with {MIN_NAMED} or more queries of its own")
+    if covered * 3 >= n:
+        return MixtureEvidence("mixed-unknown", (), n, repeats, conflicts, n - covered,
+                               f"identical requests got different counts ({len(conflicts)} of {repeats} repeated "
+                               f"texts); {best.label} explains {covered} of {n} but not every repeat")
     return MixtureEvidence("inconsistent", (), n, repeats, conflicts, n - covered,
                            f"identical requests got different counts ({len(conflicts)} of {repeats} repeated texts) "
                            "and no known tokenizer explains most of them: the usage counts are random or rewritten, "

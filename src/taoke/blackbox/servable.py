@@ -177,12 +177,9 @@ def zoo_to_gguf(folder: Path, dst: Path, *, template: Path, qtype: str = "Q8_0",
             w.add_tensor(gname, quantize(a, qt), raw_dtype=qt)
         else:
             w.add_tensor(gname, a)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    os.replace(tmp, dst)
-    return dst
+    from taoke.blackbox.variants import finish_gguf
+
+    return finish_gguf(w, tmp, dst)
 
 
 def _copy_except(reader: Any, writer: Any, skip: set[str], file_type: int, copy: Any) -> None:

@@ -56,9 +56,14 @@ def derive_variant(src: Path, qtype: str, dst: Path | None = None) -> Path:
             w.add_tensor(t.name, arr)
             continue
         w.add_tensor(t.name, q, raw_dtype=target)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
+    return finish_gguf(w, tmp, dst)
+
+
+def finish_gguf(writer: object, tmp: Path, dst: Path) -> Path:
+    """Write a ``gguf.GGUFWriter`` filled with key/values and tensors to ``tmp``, then rename it to ``dst``."""
+    writer.write_header_to_file()  # type: ignore[attr-defined]
+    writer.write_kv_data_to_file()  # type: ignore[attr-defined]
+    writer.write_tensors_to_file()  # type: ignore[attr-defined]
+    writer.close()  # type: ignore[attr-defined]
     os.replace(tmp, dst)
     return dst
