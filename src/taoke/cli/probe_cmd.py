@@ -126,9 +126,15 @@ def _render(con: Console, rep) -> None:  # type: ignore[no-untyped-def]
         i = rep.identity
         tally = ", ".join(f"{c}x{n}" for c, n in i.tally) or "no known name"
         con.print(f"  identity   ({i.queries} queries): claims {tally}")
+    if rep.lineage is not None:
+        le = rep.lineage
+        con.print(f"  lineage    ({le.queries} queries): {le.wording}")
+    if rep.mixture is not None and rep.mixture.outcome != "insufficient":
+        m = rep.mixture
+        con.print(f"  mixture    ({m.queries} queries' counts, {m.repeats_checked} repeated): {m.note}")
     for s in rep.masking:
         con.print(f"  [yellow]masking:[/] {s}")
-    errs = [e for ev in (rep.tokenizer, rep.behaviour, rep.identity) if ev is not None for e in ev.errors]
+    errs = [e for ev in (rep.tokenizer, rep.behaviour, rep.identity, rep.lineage) if ev is not None for e in ev.errors]
     if errs:
         con.print(f"  [red]{len(errs)} failed queries[/] (partial result), first: {errs[0]}")
     q = rep.queries
