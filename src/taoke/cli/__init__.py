@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "audit_cmd",
     "zoo_cmd",
     "eval_cmd",
+    "distill_cmd",
 )
 
 for _mod in COMMAND_MODULES:

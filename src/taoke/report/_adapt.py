@@ -2,7 +2,8 @@
 
 Known inputs (by their ``format`` field): ``taoke.compare`` (white-box lineage, :mod:`._compare`),
 ``taoke.tokenizer-comparison`` (:mod:`._tokenizer`), ``taoke-probe-report/1`` and ``taoke-same-model/1``
-(black-box, :mod:`._blackbox`), ``taoke.audit`` (attribution audit, :mod:`._audit`) and ``taoke.report`` itself
+(black-box, :mod:`._blackbox`), ``taoke.audit`` (attribution audit, :mod:`._audit`), ``taoke.distill``
+(distillation evidence, :mod:`._distill`) and ``taoke.report`` itself
 (re-rendering). Anything else with a ``format`` (e.g. an index search) becomes a generic report: its
 ``verdict``/``sentence`` fields if present, and its JSON in an appendix — never an error, never a guessed verdict.
 
@@ -44,6 +45,12 @@ def _from_audit(d: Mapping[str, Any]) -> dict[str, Any]:
     return from_audit(AuditResult.from_dict(d))
 
 
+def _from_distill(d: Mapping[str, Any]) -> dict[str, Any]:
+    from taoke.report._distill import from_distill
+
+    return from_distill(d)
+
+
 # -- generic ----------------------------------------------------------------------------------------------
 
 
@@ -65,6 +72,7 @@ ADAPTERS: Mapping[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "taoke.tokenizer-comparison": _from_tokenizer,
     "taoke-probe-report/1": from_probe,
     "taoke-same-model/1": from_same_model,
+    "taoke.distill": _from_distill,
 }
 
 
