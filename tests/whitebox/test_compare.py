@@ -55,8 +55,12 @@ def test_zoo_fast_verdicts(zoo, smollm2_gguf: Path) -> None:  # type: ignore[no-
     s = summarize(results)
     assert s["false_positives_on_independent"] == 0
     for r in results:
-        if r.truth == "derived":
-            assert r.log10_p is not None and r.log10_p < -6
+        if r.truth != "derived":
+            continue
+        if r.log10_p is None:  # derived by modules B adds on top of A's exact weights (storage identity)
+            assert r.shared_part in ("identical", "repackaged"), r
+        else:
+            assert r.log10_p < -6, r
 
 
 @pytest.mark.parametrize("name", ["smollm2-f32"])

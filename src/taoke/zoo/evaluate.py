@@ -49,6 +49,9 @@ class PairResult:
     std_corr: float | None
     seconds: float
     bytes_read: int
+    # set when B is derived by holding more than A (modules) and the shared part is A's weights exactly: the
+    # evidence is storage identity, not a p-value
+    shared_part: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -146,7 +149,8 @@ def evaluate(
         else:
             score = None
         r = PairResult(na, nb, truth, transform, v.kind, v.kind in ACCEPT[truth], v.log10_p, score,
-                       None if ev.stdfp is None else ev.stdfp.correlation, time.time() - t0, read)  # fmt: skip
+                       None if ev.stdfp is None else ev.stdfp.correlation, time.time() - t0, read,
+                       None if v.shared_part is None else str(v.shared_part))  # fmt: skip
         results.append(r)
         if on_pair:
             on_pair(r)
