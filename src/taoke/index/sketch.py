@@ -97,21 +97,30 @@ def token_bands(mh: np.ndarray) -> list[tuple[int, int]]:
 
 
 def embedding_descriptor(vocab: Any, ids: np.ndarray, emb: np.ndarray) -> np.ndarray:
-    """(DESC_DIM,) float32 unit vector: standardised log-norms of the anchor rows, feature-hashed by token bytes."""
+    """(DESC_DIM,) float32 unit vector: standardised log-norms of the anchor rows, feature-hashed by token bytes
+    (by id for rows without a token)."""
     from taoke.tokenizers import token_hash64
 
-    norms = np.linalg.norm(emb.astype(np.float64), axis=1)
+    keys = []
+    for i in np.asarray(ids).tolist():
+        t = vocab.tokens[i] if vocab is not None and i < len(vocab.tokens) else None
+        keys.append(token_hash64(t if t is not None else int(i).to_bytes(4, "little")))
+    return _norm_descriptor(np.asarray(keys, dtype=np.uint64), emb)
+
+
+def _norm_descriptor(keys: np.ndarray, emb: np.ndarray) -> np.ndarray:
+    """Standardised log-norms of the rows ``emb``, summed into ``DESC_DIM`` buckets by their 64-bit ``keys``."""
+    e = np.asarray(emb, dtype=np.float32)
+    norms = np.sqrt(np.einsum("ij,ij->i", e, e)).astype(np.float64)
     ok = norms > 0
-    x = np.zeros(len(ids))
+    x = np.zeros(len(keys))
     if ok.sum() >= 2:
         ln = np.log(norms[ok])
         sd = ln.std()
         x[ok] = (ln - ln.mean()) / (sd if sd > 0 else 1.0)
     desc = np.zeros(DESC_DIM, dtype=np.float64)
-    for k, i in enumerate(ids.tolist()):
-        t = vocab.tokens[i] if vocab is not None and i < len(vocab.tokens) else None
-        h = token_hash64(t if t is not None else int(i).to_bytes(4, "little"))
-        desc[(h >> 8) % DESC_DIM] += x[k]
+    if len(keys):
+        np.add.at(desc, ((keys >> np.uint64(8)) % np.uint64(DESC_DIM)).astype(np.int64), x)
     n = np.linalg.norm(desc)
     return (desc / n if n > 0 else desc).astype(np.float32)
 
@@ -174,22 +183,10 @@ def id_anchor_positions(anchor_ids: np.ndarray, n_rows: int) -> np.ndarray:
 
 
 def id_descriptor(ids: np.ndarray, emb: np.ndarray) -> np.ndarray:
-    """:func:`embedding_descriptor` keyed by token id (``vocab=None``), vectorised over the id hashes."""
+    """:func:`embedding_descriptor` keyed by token id (``vocab=None``), from the cached id hashes."""
     ids = np.asarray(ids, dtype=np.int64)
-    e = np.asarray(emb, dtype=np.float32)  # (float16 arithmetic is emulated: convert once)
-    norms = np.sqrt(np.einsum("ij,ij->i", e, e)).astype(np.float64)
-    ok = norms > 0
-    x = np.zeros(len(ids))
-    if ok.sum() >= 2:
-        ln = np.log(norms[ok])
-        sd = ln.std()
-        x[ok] = (ln - ln.mean()) / (sd if sd > 0 else 1.0)
-    desc = np.zeros(DESC_DIM, dtype=np.float64)
-    if ids.size:
-        h = id_hashes(int(ids.max()) + 1)[ids]
-        np.add.at(desc, ((h >> np.uint64(8)) % np.uint64(DESC_DIM)).astype(np.int64), x)
-    n = np.linalg.norm(desc)
-    return (desc / n if n > 0 else desc).astype(np.float32)
+    keys = id_hashes(int(ids.max()) + 1)[ids] if ids.size else np.zeros(0, dtype=np.uint64)
+    return _norm_descriptor(keys, emb)
 
 
 def channel_profile(parts: Mapping[str, np.ndarray]) -> np.ndarray | None:
