@@ -24,8 +24,8 @@ import taoke
 
 FAST_ZOO = ("minilm-noise", "minilm-perm", "tiny-0", "tiny-1", "tiny-2", "tiny-3")
 #: the derivation kinds an ancestor search must not lose, built from tiny-0 (taoke.zoo.recipes_ancestry, fast subset)
-ANCESTRY_ZOO = tuple(f"tiny-0-{k}" for k in ("interleave", "mlp-prune", "width-prune", "opaque", "no-tokenizer",
-                                             "transplant", "rotate-perm", "moe", "merge"))  # fmt: skip
+ANCESTRY_ZOO = tuple(f"tiny-0-{k}" for k in ("interleave", "layer-subset", "layer-dup", "mlp-prune", "width-prune",
+                                             "opaque", "no-tokenizer", "transplant", "rotate-perm", "moe", "merge"))  # fmt: skip
 SLOW_ZOO = ("smollm2-f32", "smollm2-renamed", "smollm2-layer-subset", "smollm2-rotate")
 
 

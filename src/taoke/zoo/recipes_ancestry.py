@@ -21,7 +21,8 @@ the full subset, for ``benchmarks/index``). The kinds the core zoo lacked:
 * ``rotate-perm`` — residual rotation (norms folded) and a unit/head permutation together (function-preserving).
 
 Ground truth: every entry is ``derived`` from its base. The tiny line also gets the kinds the core zoo has for
-SmolLM2 only (``moe``, ``merge``), so the fast tests cover them too.
+SmolLM2 only (``moe``, ``merge``, ``layer-subset``, ``layer-dup``: plans of the interleave builder over the base alone),
+so the fast tests cover them too.
 """
 
 from __future__ import annotations
@@ -311,6 +312,8 @@ def _b_transplant(ctx: BuildContext, r: Recipe, rng: np.random.Generator, out: P
 # -- the table ----------------------------------------------------------------------------------------------
 
 _TINY_PLAN = [(0, 0), (1, 1), (0, 1), (1, 2), (0, 2), (1, 3), (0, 3)]  # base / noised copy, alternating with repeats
+_TINY_SUBSET = [(0, 0), (0, 1), (0, 3)]  # depth reduced: layer 2 dropped
+_TINY_DUP = [(0, 0), (0, 1), (0, 1), (0, 2), (0, 3), (0, 3)]  # depth increased: layers 1 and 3 duplicated
 _SMOL_PLAN = ([(0, i) for i in range(0, 12)] + [(1, i) for i in range(8, 20)] + [(0, i) for i in range(16, 26)]
               + [(1, i) for i in range(22, 30)])  # fmt: skip
 _TINY_TUNE = {"slice": 6, "steps": 40, "batch": 4, "seq_len": 48, "lr": 1e-3}
@@ -319,6 +322,10 @@ _TRANSPLANT = {"slice": 6, "batch": 4, "seq_len": 64}
 register(
     Recipe("tiny-0-interleave", _b_interleave, base=TINY_BASE, relation="derived", transform="layer-interleave",
            group=TINY_GROUP, params={"plan": _TINY_PLAN}),
+    Recipe("tiny-0-layer-subset", _b_interleave, base=TINY_BASE, relation="derived", transform="layer-subset",
+           group=TINY_GROUP, params={"plan": _TINY_SUBSET}),
+    Recipe("tiny-0-layer-dup", _b_interleave, base=TINY_BASE, relation="derived", transform="layer-duplication",
+           group=TINY_GROUP, params={"plan": _TINY_DUP}),
     Recipe("tiny-0-mlp-prune", _b_mlp_prune, base=TINY_BASE, relation="derived", transform="mlp-prune",
            group=TINY_GROUP, params={"keep": 256}),
     Recipe("tiny-0-width-prune", _b_width_prune, base=TINY_BASE, relation="derived", transform="width-prune",
