@@ -225,12 +225,19 @@ _MODEL_COLS = ("id, name, location, added, family, layers, hidden, vocab, archit
 
 #: what reading an index can raise: SQLite's errors, and a TEXT value that is not UTF-8 (sqlite3 decodes on fetch)
 _DB_ERRORS = (sqlite3.Error, UnicodeDecodeError)
+#: ... and, around statements that only read, MemoryError: sqlite3 raises it for SQLITE_NOMEM, which SQLite also
+#: reports for some corrupt schemas (a fuzzed 60 KB index: MemoryError at 11 MB peak RSS)
+_READ_ERRORS = (*_DB_ERRORS, MemoryError)
 
 
 def _translate(e: Exception, path: str) -> IndexStoreError:
     if isinstance(e, UnicodeDecodeError):
         return IndexStoreError("index file holds text that is not UTF-8", subject=path,
                                hint="the index file is corrupt; rebuild it with `taoke scan`")  # fmt: skip
+    if isinstance(e, MemoryError):
+        return IndexStoreError("out of memory reading the index (SQLite also reports this for a corrupt schema)",
+                               subject=path, hint="if the index is not corrupt, free memory; otherwise rebuild it "
+                               "with `taoke scan`")  # fmt: skip
     msg = str(e)
     if "locked" in msg or "busy" in msg:
         return IndexStoreError("index is locked by another writer", subject=path,
@@ -261,7 +268,7 @@ class IndexStore:
                     raise IndexStoreError(f"could not switch the index to WAL mode (got {mode})", subject=self.path)
                 self.con.execute("PRAGMA synchronous = NORMAL")
             self._check_schema()
-        except _DB_ERRORS as e:
+        except _READ_ERRORS as e:
             raise _translate(e, self.path) from None
 
     # -- schema ---------------------------------------------------------------------------------------------
@@ -341,7 +348,7 @@ class IndexStore:
     def _q(self, sql: str, args: tuple[Any, ...] = ()) -> list[Any]:
         try:
             return self.con.execute(sql, args).fetchall()
-        except _DB_ERRORS as e:
+        except _READ_ERRORS as e:
             raise _translate(e, self.path) from None
 
     # -- models ---------------------------------------------------------------------------------------------
