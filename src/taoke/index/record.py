@@ -47,6 +47,8 @@ MAX_TOTAL = 1 << 30
 #: largest dimension a role may declare (no tensor dimension reaches 2**32)
 MAX_DIM = 1 << 32
 _NUMERIC_KINDS = frozenset("biuf")
+#: what reading one member can raise (RuntimeError: an encrypted member)
+_MEMBER_ERRORS: tuple[type[Exception], ...] = (*ZIP_ERRORS, RuntimeError)
 
 
 def _fail(subject: str, msg: str) -> CorruptFile:
@@ -83,7 +85,7 @@ def read_record(data: bytes, *, subject: str) -> tuple[Any, dict[str, np.ndarray
             raise _fail(subject, f"member {name[:80]!r} appears twice")
         try:
             raw = zf.read(info)
-        except (*ZIP_ERRORS, RuntimeError) as e:  # RuntimeError: an encrypted member
+        except _MEMBER_ERRORS as e:
             raise _fail(subject, f"member {name[:80]!r} is unreadable ({type(e).__name__}: {str(e)[:80]})") from None
         arrays[key] = _npy(raw, f"member {name[:80]!r}", subject)
     hdr = arrays.pop("__header__", None)
@@ -147,20 +149,20 @@ class _Checker:
     def fail(self, msg: str) -> CorruptFile:
         return _fail(self.subject, msg)
 
-    def dict(self, v: Any, what: str, *, optional: bool = False) -> Mapping[str, Any]:
+    def dict_(self, v: Any, what: str, *, optional: bool = False) -> Mapping[str, Any]:
         if v is None and optional:
             return {}
         if not isinstance(v, dict):
             raise self.fail(f"{what} is not an object")
         return v
 
-    def int(self, v: Any, what: str, *, lo: int = 0, hi: int = 1 << 62, optional: bool = False) -> None:
+    def int_(self, v: Any, what: str, *, lo: int = 0, hi: int = 1 << 62, optional: bool = False) -> None:
         if v is None and optional:
             return
         if not _is_int(v) or not lo <= v <= hi:
             raise self.fail(f"{what} is not an integer in [{lo}, {hi}] ({str(v)[:40]})")
 
-    def str(self, v: Any, what: str, *, optional: bool = False) -> None:
+    def str_(self, v: Any, what: str, *, optional: bool = False) -> None:
         if v is None and optional:
             return
         if not isinstance(v, str):
@@ -178,61 +180,61 @@ class _Checker:
 def check_record(header: Any, arrays: Mapping[str, np.ndarray], *, subject: str) -> None:
     """Raise :class:`CorruptFile` unless ``header``/``arrays`` have the types and shapes their readers use."""
     c = _Checker(subject)
-    h = c.dict(header, "the header")
-    src = c.dict(h.get("source"), "source")
-    c.str(src.get("location"), "source.location")
-    c.str(src.get("format"), "source.format")
-    c.int(src.get("file_size"), "source.file_size")
-    c.int(src.get("bytes_read"), "source.bytes_read", optional=True)
-    c.str(h.get("name"), "name", optional=True)
-    c.str(h.get("family"), "family", optional=True)
-    c.str(h.get("role_method"), "role_method", optional=True)
-    c.str(h.get("content_digest"), "content_digest", optional=True)
-    c.int(h.get("layers"), "layers", hi=1 << 20)
-    cfg = c.dict(h.get("config"), "config")
+    h = c.dict_(header, "the header")
+    src = c.dict_(h.get("source"), "source")
+    c.str_(src.get("location"), "source.location")
+    c.str_(src.get("format"), "source.format")
+    c.int_(src.get("file_size"), "source.file_size")
+    c.int_(src.get("bytes_read"), "source.bytes_read", optional=True)
+    c.str_(h.get("name"), "name", optional=True)
+    c.str_(h.get("family"), "family", optional=True)
+    c.str_(h.get("role_method"), "role_method", optional=True)
+    c.str_(h.get("content_digest"), "content_digest", optional=True)
+    c.int_(h.get("layers"), "layers", hi=1 << 20)
+    cfg = c.dict_(h.get("config"), "config")
     for k in _CONFIG_INTS:
-        c.int(cfg.get(k), f"config.{k}", lo=-(1 << 62), optional=True)
+        c.int_(cfg.get(k), f"config.{k}", lo=-(1 << 62), optional=True)
     for k in _CONFIG_FLOATS:
         if cfg.get(k) is not None and not _is_num(cfg[k]):
             raise c.fail(f"config.{k} is not a number")
     for k in _CONFIG_STRS:
-        c.str(cfg.get(k), f"config.{k}", optional=True)
+        c.str_(cfg.get(k), f"config.{k}", optional=True)
     if cfg.get("tie_embeddings") is not None and not isinstance(cfg["tie_embeddings"], bool):
         raise c.fail("config.tie_embeddings is not a boolean")
-    c.dict(cfg.get("extra"), "config.extra", optional=True)
+    c.dict_(cfg.get("extra"), "config.extra", optional=True)
     card = h.get("card")
     if card is not None:
-        card = c.dict(card, "card")
+        card = c.dict_(card, "card")
         for k in ("name", "license", "source"):
-            c.str(card.get(k), f"card.{k}", optional=True)
+            c.str_(card.get(k), f"card.{k}", optional=True)
         bases = card.get("base_models")
         if bases is not None and not (isinstance(bases, list) and all(isinstance(b, str) for b in bases)):
             raise c.fail("card.base_models is not a list of strings")
-    params = c.dict(h.get("params"), "params", optional=True)
+    params = c.dict_(h.get("params"), "params", optional=True)
     for k, v in params.items():
-        c.int(v, f"params.{k[:40]}", hi=1 << 40)
+        c.int_(v, f"params.{k[:40]}", hi=1 << 40)
     ul = h.get("unit_layers", [])
     if not isinstance(ul, list):
         raise c.fail("unit_layers is not a list")
     for i in ul:
-        c.int(i, "an entry of unit_layers", hi=1 << 20)
-    stds = c.dict(h.get("stds"), "stds", optional=True)
+        c.int_(i, "an entry of unit_layers", hi=1 << 20)
+    stds = c.dict_(h.get("stds"), "stds", optional=True)
     for k, v in stds.items():
         if not _is_num(v):
             raise c.fail(f"stds[{k[:60]!r}] is not a number")
-    roles = c.dict(h.get("roles"), "roles")
+    roles = c.dict_(h.get("roles"), "roles")
     shapes: dict[str, tuple[int, ...]] = {}
     for role, d in roles.items():
         what = f"roles[{role[:60]!r}]"
-        d = c.dict(d, what)
+        d = c.dict_(d, what)
         shape = d.get("shape")
         if not isinstance(shape, list) or len(shape) > 8 or not all(_is_int(x) and 0 <= x < MAX_DIM for x in shape):
             raise c.fail(f"{what}.shape is not a list of at most 8 dimensions in [0, 2**32)")
         if math.prod(shape) >= 1 << 62:
             raise c.fail(f"{what}.shape {shape} has too many elements")
         for k in ("name", "dtype"):
-            c.str(d.get(k), f"{what}.{k}")
-        c.str(d.get("how"), f"{what}.how", optional=True)
+            c.str_(d.get(k), f"{what}.{k}")
+        c.str_(d.get("how"), f"{what}.how", optional=True)
         shapes[role] = tuple(shape)
     _check_tokenizer(c, h.get("tokenizer"), arrays)
     _check_arrays(c, arrays, shapes, ul)
@@ -243,11 +245,11 @@ def _check_tokenizer(c: _Checker, meta: Any, arrays: Mapping[str, np.ndarray]) -
 
     if not meta:
         return
-    meta = c.dict(meta, "tokenizer")
-    c.str(meta.get("kind"), "tokenizer.kind")
+    meta = c.dict_(meta, "tokenizer")
+    c.str_(meta.get("kind"), "tokenizer.kind")
     for k in ("source_format", "name", "path", "chat_template", "regular_digest", "tokens_digest"):
-        c.str(meta.get(k), f"tokenizer.{k}", optional=True)
-    c.dict(meta.get("meta"), "tokenizer.meta", optional=True)
+        c.str_(meta.get(k), f"tokenizer.{k}", optional=True)
+    c.dict_(meta.get("meta"), "tokenizer.meta", optional=True)
     lens = c.array(arrays, "tok.lens", "iu", 1)
     types = c.array(arrays, "tok.types", "iu", 1)
     n = len(lens)
