@@ -150,6 +150,14 @@ class ComponentVerdict:
                    (int(p.get("a", 0)), int(p.get("b", 0))), None if v is None else Verdict.from_dict(v))  # fmt: skip
 
 
+def _sampled_of(ev: Evidence) -> int | None:
+    """B's layer count when the unit test read a sample of B's layers (None: every layer was tested)."""
+    if not ev.reading or ev.reading.get("mode") != "sampled":
+        return None
+    n = next((b for name, _a, b in ev.arch.rows if name == "num_layers"), None)
+    return int(n) if isinstance(n, int) else None
+
+
 def decide(ev: Evidence, *, alpha: float = DEFAULT_ALPHA) -> Verdict:
     """The verdict the evidence supports at significance level ``alpha`` (see the module docstring)."""
     la = math.log10(alpha)
@@ -172,7 +180,8 @@ def decide(ev: Evidence, *, alpha: float = DEFAULT_ALPHA) -> Verdict:
     modified = ex is not None and bool(ex.modified)
     if ut is not None and ut.log10_p <= la:
         why = f"; {wording.modified_clause(ex)}" if ex is not None and modified else ""
-        return Verdict(VerdictKind.DERIVED, wording.derived_sentence(ut.log10_p, sig, len(ut.matches)) + why,
+        sentence = wording.derived_sentence(ut.log10_p, sig, len(ut.matches), _sampled_of(ev))
+        return Verdict(VerdictKind.DERIVED, sentence + why,
                        ut.log10_p, alpha, tuple(sig), ev)  # fmt: skip
     if ex is not None and modified and ex.same_role_set and all(d.within for d in ex.diffs):
         return Verdict(VerdictKind.DERIVED, wording.modified_copy_sentence(ex), None, alpha, tuple(sig), ev)

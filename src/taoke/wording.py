@@ -105,9 +105,13 @@ def repackaged_sentence(worst: RoleDiff | None) -> str:
     return f"re-packaged: the same weights within storage precision{detail}"
 
 
-def derived_sentence(log10_p: float, significant: Sequence[tuple[int, int]], layers_b: int) -> str:
+def derived_sentence(log10_p: float, significant: Sequence[tuple[int, int]], layers_b: int,
+                     of_total: int | None = None) -> str:  # fmt: skip
+    """``layers_b``: the layers of B tested; ``of_total``: B's layer count when only a sample of them was tested."""
+    tested = (f"{len(significant)} of the {layers_b} tested layers of B (a sample of its {of_total})"
+              if of_total is not None and of_total > layers_b else f"{len(significant)} of {layers_b} layers of B")
     return (f"derived ({p_text(log10_p)}): B's weights descend from A's, or both from a common ancestor; "
-            f"{len(significant)} of {layers_b} layers of B match layers of A ({layer_ranges(significant)})")
+            f"{tested} match layers of A ({layer_ranges(significant)})")
 
 
 def partial_copy_sentence(shared: int, compared: int, unit_log10_p: float | None) -> str:

@@ -139,8 +139,19 @@ def test_derived_zoo_report(zoo, chromium, tmp_path: Path) -> None:  # type: ign
     doc = _compare(zoo.path_of("smollm2-f32"), zoo.path_of("smollm2-noise-0.1"))
     rep = build_report(doc, hash_files=False)
     assert rep.verdict == "derived" and rep.confidence == "very strong"
-    lm = next(p for p in rep.plots if p.kind == "layer-map").data
-    assert len(lm["screen"]) == 30 and sorted(map(tuple, lm["matched"])) == [(i, i) for i in range(30)]
+    lm = next(p for p in rep.plots if p.kind == "layer-map")
+    # the default reading tests a sample of B's layers: every layer of A screened against each tested layer of B,
+    # each tested layer mapped to its own layer of A, and the report names the tested layers as a sample
+    reading = doc["evidence"]["reading"]
+    tested = sorted(reading["b_layers"][: reading["layers_tested"]])
+    assert reading["mode"] == "sampled" and len(tested) >= 3
+    assert len(lm.data["screen"]) == 30 and all(len(row) == len(tested) for row in lm.data["screen"])
+    assert lm.data["rows_b"] == tested and sorted(map(tuple, lm.data["matched"])) == [(j, j) for j in tested]
+    assert "each tested layer of B" in lm.caption and "the others were not read" in lm.caption
+    table = next(t for t in rep.tables if t.title.startswith("Layer map"))
+    assert "tested (sampled) layer of B" in table.title and [r[0] for r in table.rows] == [str(j) for j in
+                                                                                           reading["b_layers"][: reading["layers_tested"]]]  # fmt: skip
+    assert f"of the {len(tested)} tested layers of B (a sample of its 30)" in rep.sentence
     assert [p.kind for p in rep.plots] == ["layer-map", "std-fingerprint", "tokenizer-overlap", "null"]
     check_json(rep, tmp_path)
     check_in_browser(rep, chromium, "derived-zoo", tmp_path)

@@ -117,7 +117,9 @@ def _layer_map(v: Verdict, c: Console, what: str) -> None:
     units = v.evidence.units
     if units is None:
         return
-    m = Table(title=f"layer map{what}: each layer of B against its best layer of A")
+    sampled = (v.evidence.reading or {}).get("mode") == "sampled"
+    m = Table(title=f"layer map{what}: each {'tested (sampled) ' if sampled else ''}layer of B against its best "
+                    "layer of A")  # fmt: skip
     for col in ("B", "A", "agreeing units", "matched |cos|", "log10 p"):
         m.add_column(col, justify="right")
     for x in units.matches:

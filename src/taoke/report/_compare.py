@@ -160,13 +160,18 @@ def _tables(v: Verdict) -> tuple[Table, ...]:
     return tuple(out)
 
 
+def _sampled(v: Verdict) -> bool:
+    return (v.evidence.reading or {}).get("mode") == "sampled"
+
+
 def _layer_map(v: Verdict, what: str) -> tuple[Table, ...]:
     ut = v.evidence.units
     if ut is None or not ut.matches:
         return ()
     lm = set(v.derived_layers)
+    which = "each tested (sampled) layer of B" if _sampled(v) else "each layer of B"
     return (Table(
-        f"Layer map{what}: each layer of B against its best-matching layer of A",
+        f"Layer map{what}: {which} against its best-matching layer of A",
         ("B layer", "A layer", "agreeing units", "matched |cos|", "log10 p", "significant"),
         tuple((str(m.layer_b), str(m.layer_a), f"{m.agreement}/{m.units_b}", fmt(m.matched_cos, 3),
                fmt(m.log10_p, 1), "yes" if (m.layer_b, m.layer_a) in lm else "")
@@ -201,12 +206,24 @@ def compare_plots(v: Verdict) -> tuple[Plot, ...]:
     out: list[Plot] = []
     ut = ev.units
     if ut is not None and ut.screen.size:
+        screen = ut.screen
+        rows_b = list(range(screen.shape[1]))
+        if screen.shape[1] == len(ut.matches):  # one column per tested B layer (every layer, or the sample's)
+            order = sorted(range(len(ut.matches)), key=lambda j: ut.matches[j].layer_b)
+            screen, rows_b = screen[:, order], [ut.matches[j].layer_b for j in order]
+        if _sampled(v):
+            left = (f"Left: screening similarity of each tested layer of B (rows; a sample of {len(rows_b)} layers, "
+                    "the others were not read) with every layer of A (columns): mean best |cos| of sampled MLP "
+                    "write-vectors after aligning the bases")  # fmt: skip
+            right = "Right: −log10 p of each tested layer of B against its best layer of A"
+        else:
+            left = ("Left: screening similarity of every layer of B (rows) with every layer of A (columns): mean best "
+                    "|cos| of MLP read-vectors after aligning the bases")  # fmt: skip
+            right = "Right: −log10 p of each layer of B against its best layer of A"
         out.append(Plot("layer-map", "Which layer of B matches which layer of A", (
-            "Left: screening similarity of every layer of B (rows) with every layer of A (columns): mean best "
-            "|cos| of MLP read-vectors after aligning the bases; circles mark the layer pairs significant at "
-            f"alpha = {v.alpha:g}. Right: −log10 p of each layer of B against its best layer of A; the dashed line "
+            f"{left}; circles mark the layer pairs significant at alpha = {v.alpha:g}. {right}; the dashed line "
             "is alpha."), {
-            "screen": ut.screen.tolist(),
+            "screen": screen.tolist(), "rows_b": rows_b,
             "layers": [{"layer_b": m.layer_b, "layer_a": m.layer_a, "log10_p": m.log10_p} for m in ut.matches],
             "matched": [[b, a] for b, a in v.derived_layers], "alpha": v.alpha,
         }))  # fmt: skip

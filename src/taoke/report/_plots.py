@@ -57,19 +57,24 @@ def _null_hist(ax: Any, null: Mapping[str, Any], *, colour: str = "#9aa5b1") -> 
 
 def layer_map(p: Plot) -> Any:
     d = p.data
-    screen = np.asarray(d["screen"], dtype=float)  # (L_A, L_B)
+    screen = np.asarray(d["screen"], dtype=float)  # (L_A, tested B layers)
+    rows_b = list(d.get("rows_b") or range(screen.shape[1]))  # the B layer of each column (a sample: not 0..n-1)
+    row_of = {b: r for r, b in enumerate(rows_b)}
     fig = _figure(9.0, 4.0)
     ax1, ax2 = fig.subplots(1, 2, width_ratios=[1.1, 1.0])
     im = ax1.imshow(screen.T, origin="lower", aspect="auto", cmap="viridis", interpolation="nearest", vmin=0.0,
                      vmax=1.0)  # fixed scale: unrelated pairs must look uniformly dark, not "structured"
     fig.colorbar(im, ax=ax1, label="screening similarity")
-    if d.get("matched"):
-        m = np.asarray(d["matched"], dtype=float)
+    matched = [(row_of[b], a) for b, a in d.get("matched") or () if b in row_of]
+    if matched:
+        m = np.asarray(matched, dtype=float)
         ax1.scatter(m[:, 1], m[:, 0], s=28, facecolors="none", edgecolors="#ff3030", linewidths=1.2,
                     label="significant")
         ax1.legend(loc="upper left", fontsize=7, framealpha=0.8)
+    if rows_b != list(range(len(rows_b))):  # a sample of B's layers: label each row with its layer
+        ax1.set_yticks(range(len(rows_b)), [str(b) for b in rows_b])
     ax1.set_xlabel("layer of A")
-    ax1.set_ylabel("layer of B")
+    ax1.set_ylabel("layer of B" + (" (tested sample)" if rows_b != list(range(len(rows_b))) else ""))
     ax1.set_title("B layer × A layer")
     layers = d.get("layers") or []
     if layers:
