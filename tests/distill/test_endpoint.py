@@ -36,3 +36,19 @@ def test_endpoint_student_gets_the_style_statistic(served_student, distill_root:
     again = distill(f"{srv.base_url}#student", ["zoo:smollm2", "zoo:gemma3"], zoo_subset="fast",
                     root=distill_root, endpoint=EndpointOptions(cache=tmp_path / "cache", replay=True), probes=16)
     assert [e.value for e in again.evidence] == [e.value for e in r.evidence]
+
+
+def test_probe_with_a_teacher_adds_distillation(served_student, distill_zoo: DistillZoo, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from taoke.cli import main
+
+    monkeypatch.setenv("TAOKE_DATA", str(Path(distill_zoo.root).parent))
+    srv, _s = served_student
+    rc = main(["probe", srv.base_url, "--model", "student", "--probes", "identity", "-t", "zoo:smollm2",
+               "--cache", str(tmp_path / "c"), "--budget", "300", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0 and out["distillation"]["mode"] == "black-box"
+    assert out["distillation"]["teachers"][0]["teacher"] == "SmolLM2-135M-Instruct (Q4_1)"

@@ -260,7 +260,7 @@ def detect(model: Model, candidate: str, *, seed: int = defaults.SEED, units: in
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # undeclared-derivation | declared-unsupported | inconclusive | declared-confirmed |
+    kind: str  # undeclared-derivation | declared-unsupported | inconclusive | declared-confirmed | distillation |
     #            declared-unchecked | declared-relative | same-model | tokenizer-family | declaration-conflict
     text: str
     candidate: str | None = None
@@ -299,6 +299,7 @@ class AuditResult:
     checklist: tuple[ChecklistItem, ...]
     notes: tuple[str, ...] = ()
     search: Mapping[str, Any] | None = None  # the index search the detections came from (SearchResult.to_dict())
+    distillation: Mapping[str, Any] | None = None  # taoke.distill JSON when teachers were given (informational)
 
     @property
     def exit_code(self) -> int:
@@ -311,7 +312,8 @@ class AuditResult:
                 "tokenizer": None if self.tokenizer is None else dict(self.tokenizer),
                 "findings": [f.to_dict() for f in self.findings],
                 "licence_checklist": [c.to_dict() for c in self.checklist], "disclaimer": DISCLAIMER,
-                "notes": list(self.notes), "search": None if self.search is None else dict(self.search)}
+                "notes": list(self.notes), "search": None if self.search is None else dict(self.search),
+                "distillation": None if self.distillation is None else dict(self.distillation)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> AuditResult:
@@ -319,7 +321,7 @@ class AuditResult:
         return cls(Declaration.from_dict(d["declared"]), tuple(Detection.from_dict(x) for x in d.get("detections") or ()),
                    d.get("tokenizer"), tuple(Finding.from_dict(f) for f in d.get("findings") or ()), str(d["status"]),
                    str(d.get("summary", "")), tuple(ChecklistItem.from_dict(c) for c in d.get("licence_checklist") or ()),
-                   tuple(str(n) for n in d.get("notes") or ()), d.get("search"))  # fmt: skip
+                   tuple(str(n) for n in d.get("notes") or ()), d.get("search"), d.get("distillation"))  # fmt: skip
 
 
 def display_name(det: Detection) -> str:
@@ -482,10 +484,13 @@ def audit(
     alpha: float = defaults.ALPHA,
     k: int = 5,
     fingerprint: Any = None,
+    teachers: Sequence[str] = (),
 ) -> AuditResult:
     """Audit ``model`` (a path or URL) against candidate ancestors (paths), ready ``detections`` and/or the
     fingerprint index ``against`` (searched for the model's ancestors; ``fingerprint`` is the model's fingerprint
-    when one is at hand, else the model is fingerprinted here)."""
+    when one is at hand, else the model is fingerprinted here). ``teachers``: candidate teachers for the
+    distillation test (:func:`taoke.distill.distill`; behavioural lineage, shown beside the verdict and never
+    changing the status)."""
     import taoke
 
     notes: list[str] = []
@@ -511,7 +516,26 @@ def audit(
                 tok = None if v is None else identify(v).to_dict()
             except Exception as e:  # noqa: BLE001 - the tokenizer family is informational
                 notes.append(f"tokenizer not identified: {str(e).splitlines()[0][:160]}")
-    return assess(decl, dets, tok, notes, search, explained)
+    res = assess(decl, dets, tok, notes, search, explained)
+    if not teachers:
+        return res
+    return with_distillation(res, model, teachers)
+
+
+def with_distillation(res: AuditResult, model: str, teachers: Sequence[str]) -> AuditResult:
+    """``res`` with the distillation evidence for ``teachers`` (a finding and the ``taoke.distill`` result);
+    a model the test cannot run gets a note instead."""
+    import dataclasses
+
+    from taoke.distill import distill
+    from taoke.errors import TaokeError
+
+    try:
+        d = distill(model, teachers)
+    except TaokeError as e:
+        return dataclasses.replace(res, notes=(*res.notes, f"distillation not tested: {e.one_line()}"))
+    finding = Finding("distillation", d.sentence, d.attributed)
+    return dataclasses.replace(res, findings=(*res.findings, finding), distillation=d.to_dict())
 
 
 def relatives_of_declared(decl: Declaration, detections: Sequence[Detection], *, index: str | Path | None = None,

@@ -54,6 +54,8 @@ def _render(res, con: Console) -> None:  # type: ignore[no-untyped-def]
         for item in res.checklist:
             c.add_row(item.obligation, item.status)
         con.print(c)
+    if res.distillation is not None:
+        con.print(f"distillation (behavioural lineage, beside the verdict): {res.distillation['sentence']}")
     if res.search is not None:
         con.print(f"[dim]index search ({res.search.get('index')}): {res.search.get('sentence')}[/]")
     for n in res.notes:
@@ -68,6 +70,9 @@ def audit_cmd(
     no_tokenizer: bool = typer.Option(False, "--no-tokenizer", help="Skip the tokenizer-family identification."),
     seed: int = typer.Option(defaults.SEED, "--seed", help="Seed of the weight comparisons."),
     alpha: float = typer.Option(defaults.ALPHA, "--alpha", help="Significance level for 'derived'."),
+    teacher: list[str] = typer.Option([], "--teacher", "-t", help="A candidate teacher for the distillation test "
+                                      "(repeatable; behavioural lineage, see `taoke distill`; does not change the "
+                                      "status)."),
     report: Path | None = typer.Option(None, "--report", help=REPORT_HELP),
     as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
 ) -> None:
@@ -78,7 +83,7 @@ def audit_cmd(
         check_report_path(report)  # before the audit, not after it
     with err_console.status("auditing…", spinner="dots") if not as_json else nullcontext():
         res = audit(model, candidates=tuple(candidate), against=against, tokenizer=not no_tokenizer, seed=seed,
-                    alpha=alpha)
+                    alpha=alpha, teachers=tuple(teacher))
     d = res.to_dict()
     if report is not None:
         write_cli_report(d, report)

@@ -65,6 +65,8 @@ def register(app: typer.Typer) -> None:
                                                              "(default: taoke/data)."),
         data: Path | None = typer.Option(None, "--data", help="db build: data root (default $TAOKE_DATA)."),
         what: str = typer.Option("all", "--what", help="db build: tokenizers, references, lineage or all."),
+        teacher: list[str] = typer.Option([], "--teacher", "-t", help="Also test whether the endpoint's model was "
+                                          "trained on this teacher's outputs (repeatable; see `taoke distill`)."),
         report: Path | None = typer.Option(None, "--report", help="Also write a report: .html, .md or .json."),
         as_json: bool = typer.Option(False, "--json", help=JSON_OPTION_HELP),
     ) -> None:
@@ -80,6 +82,8 @@ def register(app: typer.Typer) -> None:
             return _client(url, model_name, api_key_env, QueryBudget(limit), cache, replay, timeout, deadline,
                            concurrency)
 
+        if teacher and (same or args[:1] in (["snapshot"], ["watch"])):
+            raise UsageError("--teacher works with one endpoint URL", hint="taoke probe URL --model NAME -t TEACHER")
         if args[:1] in (["snapshot"], ["watch"]):
             if len(args) != 2:
                 raise UsageError(f"{args[0]} needs one URL", hint=f"taoke probe {args[0]} URL --model NAME ...")
@@ -103,11 +107,26 @@ def register(app: typer.Typer) -> None:
         with _client(args[0], model, api_key_env, QueryBudget(budget), cache, replay, timeout, deadline,
                      concurrency) as c:
             rep = probe_endpoint(c, probes=[p.strip() for p in probes.split(",") if p.strip()])
+        doc = rep.to_dict()
+        dist = None
+        if teacher:  # distillation evidence from the endpoint's sampled answers (taoke.distill, black-box)
+            from taoke.distill import EndpointOptions, distill
+
+            dist = distill(f"{args[0]}#{model}", teacher, endpoint=EndpointOptions(
+                api_key_env=api_key_env, budget=budget, timeout_s=timeout, deadline_s=deadline,
+                concurrency=concurrency, cache=cache, replay=replay))
+            doc["distillation"] = dist.to_dict()
         if report is not None:
             from taoke.cli.report_cmd import write_cli_report
 
-            write_cli_report(rep.to_dict(), report)
-        emit(rep.to_dict(), as_json, lambda con: _render(con, rep))
+            write_cli_report(doc, report)
+
+        def render(con: Console) -> None:
+            _render(con, rep)
+            if dist is not None:
+                con.print(f"  distillation ({dist.queries} queries): {dist.sentence}")
+
+        emit(doc, as_json, render)
 
 
 def _render(con: Console, rep) -> None:  # type: ignore[no-untyped-def]

@@ -46,6 +46,10 @@ def from_audit(res: AuditResult) -> dict[str, Any]:
         rows.append(EvidenceRow("tokenizer family", f"{tok.get('family')}: {tok.get('verdict')}",
                                 None if best.get("p_value") is None else f"p = {best['p_value']:.2g}",
                                 None, str(tok.get("null") or "reference database"), "supports"))  # fmt: skip
+    if res.distillation is not None:
+        from taoke.report._distill import evidence_rows
+
+        rows.extend(evidence_rows(res.distillation))
     det = _deciding(res)
     if det is not None and VerdictKind(det.verdict).same_weights:
         conf, conf_text = "very strong", "the weights are the same within storage precision"

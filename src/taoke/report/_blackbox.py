@@ -53,6 +53,10 @@ def from_probe(d: Mapping[str, Any]) -> dict[str, Any]:
                                "xlabel": "mean cosine similarity"}))
     for s in d.get("masking") or []:
         rows.append(EvidenceRow("masking sign", str(s), None, None, "heuristic", "supports"))
+    if d.get("distillation"):  # `probe --teacher`: behavioural lineage, beside the identification
+        from taoke.report._distill import evidence_rows
+
+        rows.extend(evidence_rows(d["distillation"]))
     conf_v = float(v.get("confidence") or 0.0)
     conf = ("very strong" if conf_v >= 0.999 else "strong" if conf_v >= 0.99 else "moderate" if conf_v >= 0.9
             else "weak" if conf_v > 0.5 else "none")
