@@ -31,8 +31,13 @@ is asked for) is flagged: greedy agreement then understates the relation (a know
 derivative), and the report says so.
 
 References whose greedy answers are degenerate (:func:`informative`: the zoo's undertrained small Llamas answer
-every prompt with the same newlines) are kept but never named: their text cannot tell them apart; an endpoint
-answering degenerately gets ``inconclusive``.
+every prompt with the same newlines) cannot be told apart by their text. When the endpoint answers degenerately,
+or every candidate reference does, the probe falls back on first-token log-probabilities (6 more queries,
+``max_tokens`` 1, top-5), when the endpoint exposes them: the mean total variation to each reference's first-token
+distributions (computed from the files) against two bands also computed from files -- a reference vs its own
+re-quantised copies (``known`` at or below their largest TV plus 0.05) and independently trained references that
+share a tokenizer (``unknown`` at or above their smallest TV minus 0.05), ``derivative`` between. Without
+log-probabilities such an endpoint gets ``inconclusive``.
 
 Concessions: 12 prompts x 16 tokens is a small sample; a derivative that changed little (a light fine-tune of the
 top layers) can agree as much as a re-quantisation and is then called the known model; the per-kind accuracy is
@@ -41,6 +46,7 @@ measured in ``benchmarks/blackbox/evaluate_lineage.py`` and reported in ``docs/b
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +62,9 @@ from taoke.errors import ProbeError
 LINEAGE_FORMAT = "taoke-blackbox-lineage"
 LINEAGE_VERSION = 1
 MAX_TOKENS = 16
+TOP_K = 5
+FIRST_PROMPTS = 6  # prompts asked for first-token log-probabilities when greedy text cannot decide
+FIRST_MARGIN = 0.05
 REPEATS = 3  # prompts asked twice to see whether the endpoint answers deterministically
 SAME_MARGIN = 0.05
 RELATED_MARGIN = 0.1
@@ -106,21 +115,28 @@ def mean_agreement(answers: list[str | None], ref: list[str]) -> float | None:
 
 def greedy_answers(gguf: Path, *, chat_format: str | None, prompts: tuple[str, ...] = FINGERPRINT_PROMPTS,
                    max_tokens: int = MAX_TOKENS, n_threads: int | None = None) -> dict[str, Any]:
-    """Greedy answers of the model in ``gguf``, computed in-process with llama-cpp-python (as its server would)."""
+    """Greedy answers of the model in ``gguf`` and the top-5 log-probabilities of its first answer token, computed
+    in-process with llama-cpp-python (as its server would)."""
     from llama_cpp import Llama
 
-    llm = Llama(model_path=str(gguf), n_ctx=512, verbose=False, chat_format=chat_format, n_threads=n_threads)
+    llm = Llama(model_path=str(gguf), n_ctx=512, verbose=False, chat_format=chat_format, n_threads=n_threads,
+                logits_all=True)
     try:
-        answers = []
+        answers, firsts = [], []
         for p in prompts:
-            r = llm.create_chat_completion([{"role": "user", "content": p}], max_tokens=max_tokens, temperature=0.0)
+            msg = [{"role": "user", "content": p}]
+            r = llm.create_chat_completion(msg, max_tokens=max_tokens, temperature=0.0)  # type: ignore[arg-type]
             answers.append(r["choices"][0]["message"]["content"] or "")  # type: ignore[index]
+            r = llm.create_chat_completion(msg, max_tokens=1, temperature=0.0, logprobs=True,  # type: ignore[arg-type]
+                                           top_logprobs=TOP_K)
+            lp = ((r["choices"][0].get("logprobs") or {}).get("content") or [{}])[0]  # type: ignore[index,union-attr]
+            firsts.append([[a["token"], round(float(a["logprob"]), 5)] for a in lp.get("top_logprobs") or []])
         # the chat template's own overhead (as the tokenizer probe measures it: prompt_tokens("Hi") - n("Hi"))
         r = llm.create_chat_completion([{"role": "user", "content": "Hi"}], max_tokens=1, temperature=0.0)
         overhead = int(r["usage"]["prompt_tokens"]) - len(llm.tokenize(b"Hi", add_bos=False, special=False))  # type: ignore[index]
     finally:
         llm.close()
-    return {"answers": answers, "overhead": overhead}
+    return {"answers": answers, "first": firsts, "overhead": overhead}
 
 
 def build_lineage(*, root: Path | None = None, log: Callable[[str], None] = lambda s: None,
@@ -142,15 +158,19 @@ def build_lineage(*, root: Path | None = None, log: Callable[[str], None] = lamb
         models[name] = {"tokenizer": s.tokenizer, "source": path.name, "chat_format": s.chat_format,
                         "informative": informative(ans["answers"]), **ans}
         if not models[name]["informative"]:
-            log(f"  {name}: degenerate greedy answers, kept but never named by the lineage probe")
-            continue
+            log(f"  {name}: degenerate greedy answers: named from first-token log-probabilities only")
         # the same weights at other precisions, written from the reference file: the "same model" band
-        for q in ("F16", "Q5_1"):
+        for q in (("F16", "Q5_1") if path.suffix == ".gguf" and "F16" not in path.name else ("Q5_1",)):
             dst = derived_dir(root) / f"{path.stem}.lineage-{q}.gguf"
             cp = derive_variant(path, q, dst)
             log(f"  {name} as {q} ...")
             copies[f"{name}/{q}"] = {"of": name, **greedy_answers(cp, chat_format=s.chat_format, n_threads=n_threads)}
-    same = [mean_agreement(c["answers"], models[c["of"]]["answers"]) for c in copies.values()]
+    same = {k: mean_agreement(c["answers"], models[c["of"]]["answers"]) or 0.0 for k, c in copies.items()
+            if models[c["of"]]["informative"]}
+    first_same = {k: mean_first_tv(c["first"], models[c["of"]]["first"]) for k, c in copies.items()}
+    # independently trained references sharing a tokenizer (the zoo's small Llamas): the unrelated first-token band
+    first_unrelated = [mean_first_tv(models[a]["first"], models[b]["first"]) for i, a in enumerate(models)
+                       for b in list(models)[i + 1:] if models[a]["tokenizer"] == models[b]["tokenizer"]]
     # independently trained informative references (greedy agreement compares texts, tokenizers need not match):
     # the "unrelated" band
     unrelated: list[float] = []
@@ -161,7 +181,34 @@ def build_lineage(*, root: Path | None = None, log: Callable[[str], None] = lamb
     return {"format": LINEAGE_FORMAT, "version": LINEAGE_VERSION,
             "params": {"max_tokens": MAX_TOKENS, "prompts": list(FINGERPRINT_PROMPTS)},
             "models": models,
-            "calibration": calibrate({k: v or 0.0 for k, v in zip(copies, same, strict=True)}, unrelated)}
+            "calibration": {**calibrate(same, unrelated),
+                            **calibrate_first({k: v for k, v in first_same.items() if v is not None},
+                                              [v for v in first_unrelated if v is not None])}}
+
+
+def calibrate_first(same: dict[str, float], unrelated: list[float]) -> dict[str, Any]:
+    """First-token thresholds: mean total variation of a reference vs its own copies (the same weights) and between
+    independent references with one tokenizer."""
+    known = max(same.values()) + FIRST_MARGIN if same else 0.1
+    related = min(unrelated) - FIRST_MARGIN if unrelated else 0.5
+    return {"first_same": {k: round(v, 4) for k, v in same.items()},
+            "first_unrelated": [round(u, 4) for u in unrelated],
+            "first_known_threshold": round(known, 4), "first_related_threshold": round(max(known, related), 4)}
+
+
+def first_tv(a: list[list[Any]] | None, b: list[list[Any]] | None) -> float | None:
+    """Total variation between two top-k first-token distributions (each renormalised over its k tokens)."""
+    if not a or not b:
+        return None
+    pa = {str(t): math.exp(float(lp)) for t, lp in a}
+    pb = {str(t): math.exp(float(lp)) for t, lp in b}
+    za, zb = sum(pa.values()) or 1.0, sum(pb.values()) or 1.0
+    return 0.5 * sum(abs(pa.get(t, 0.0) / za - pb.get(t, 0.0) / zb) for t in set(pa) | set(pb))
+
+
+def mean_first_tv(a: list[Any], b: list[Any]) -> float | None:
+    vals = [v for v in (first_tv(x, y) for x, y in zip(a, b, strict=False)) if v is not None]
+    return float(np.mean(vals)) if vals else None
 
 
 def calibrate(same: dict[str, float], unrelated: list[float]) -> dict[str, Any]:
@@ -198,9 +245,22 @@ class LineageEvidence:
     queries: int
     errors: tuple[str, ...] = field(default=())
     note: str = ""
+    first_tv: tuple[tuple[str, float], ...] = ()  # reference -> mean first-token TV (when that basis was used)
+    basis: str = "greedy text"  # or "first-token log-probabilities"
+    thresholds_first: tuple[float, float] = (0.0, 0.0)  # first-token TV: known <=, unknown >=
 
     @property
     def wording(self) -> str:
+        if self.basis != "greedy text" and self.outcome in ("known", "derivative", "unknown") and self.first_tv:
+            m, tv = self.first_tv[0]
+            what = {"known": f"serves {m}", "derivative": f"a derivative of {m}",
+                    "unknown": "not a known model or a derivative of one"}[self.outcome]
+            return (f"{what} (its greedy text is degenerate; first-token distributions differ from {m}'s by a total "
+                    f"variation of {tv:.3f}: its own copies <= {self.thresholds_first[0]:.3f}, independent models >= "
+                    f"{self.thresholds_first[1]:.3f})")
+        return self._wording_text()
+
+    def _wording_text(self) -> str:
         a = dict(self.agreement).get(self.model or "", 0.0)
         caveat = "" if self.deterministic is not False else "; the endpoint samples (identical greedy requests got " \
                                                               "different answers), so agreement is understated"
@@ -229,7 +289,8 @@ class LineageEvidence:
                 "thresholds": {"known": self.thresholds[0], "close": self.thresholds[1],
                                "related": self.thresholds[2]},
                 "candidates": list(self.candidates), "answered": self.answered, "queries": self.queries,
-                "errors": list(self.errors), "note": self.note}
+                "errors": list(self.errors), "note": self.note, "basis": self.basis,
+                "first_token_tv": {m: round(v, 4) for m, v in self.first_tv}}
 
 
 def decide(answers: list[str | None], refs: dict[str, Any],
@@ -287,11 +348,45 @@ def run(client: ChatClient, refs: dict[str, Any] | None = None, *, candidates: t
     if answered < len(prompts) // 2:
         return LineageEvidence("inconclusive", None, (), deterministic, th, tuple(candidates or ()), answered,
                                spent, tuple(ledger.errors))
-    if not informative(answers):
-        return LineageEvidence("inconclusive", None, (), deterministic, th, tuple(candidates or ()), answered, spent,
-                               tuple(ledger.errors), "the endpoint's greedy answers are degenerate (the same few "
-                               "words for every prompt): its text cannot identify it")
+    cands = tuple(candidates if candidates is not None else refs["models"])
+    if not informative(answers) or (cands and not any(refs["models"][m].get("informative", True) for m in cands
+                                                      if m in refs["models"])):
+        return _by_first_tokens(client, refs, cands, prompts, deterministic, th, answered, spent, ledger)
     outcome, model, ranked = decide(answers, refs, candidates)
     return LineageEvidence(outcome, model, tuple(ranked), deterministic, th,
                            tuple(candidates if candidates is not None else refs["models"]), answered, spent,
                            tuple(ledger.errors))
+
+
+def _by_first_tokens(client: ChatClient, refs: dict[str, Any], cands: tuple[str, ...], prompts: list[str],
+                     deterministic: bool | None, th: tuple[float, float, float], answered: int, spent: int,
+                     ledger: Ledger) -> LineageEvidence:
+    """Greedy text cannot decide (degenerate answers): compare first-token log-probabilities, when exposed."""
+    cal = refs["calibration"]
+    tf = (float(cal.get("first_known_threshold", 0.0)), float(cal.get("first_related_threshold", 1.0)))
+    reqs = [ChatRequest.user(p, max_tokens=1, temperature=0.0, logprobs=True, top_logprobs=TOP_K)
+            for p in prompts[:FIRST_PROMPTS]]
+    before = client.budget.snapshot()
+    res = ledger.keep(client.complete_many(reqs))
+    after = client.budget.snapshot()
+    spent += (after.charged - before.charged) + (after.cached - before.cached)
+    got = [[list(x) for x in r.top_logprobs[0]] if r is not None and r.top_logprobs else None for r in res]
+    common = dict(deterministic=deterministic, thresholds=th, candidates=cands, answered=answered, queries=spent,
+                  errors=tuple(ledger.errors), basis="first-token log-probabilities", thresholds_first=tf)
+    if not any(got) or "first_known_threshold" not in cal:
+        return LineageEvidence("inconclusive", None, (), note="the endpoint's greedy answers are degenerate (the "
+                               "same few words for every prompt) and it gives no log-probabilities: its text cannot "
+                               "identify it", **common)  # type: ignore[arg-type]
+    tvs = []
+    for m in cands:
+        ref = refs["models"].get(m, {}).get("first")
+        v = mean_first_tv(got, ref[:FIRST_PROMPTS]) if ref else None
+        if v is not None:
+            tvs.append((m, v))
+    tvs.sort(key=lambda kv: kv[1])
+    if not tvs:
+        return LineageEvidence("unknown", None, (), note="no reference to compare with", **common)  # type: ignore[arg-type]
+    best, tv = tvs[0]
+    outcome = "known" if tv <= tf[0] else "derivative" if tv < tf[1] else "unknown"
+    return LineageEvidence(outcome, best if outcome != "unknown" else None, (), first_tv=tuple(tvs),
+                           **common)  # type: ignore[arg-type]
