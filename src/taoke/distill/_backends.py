@@ -118,7 +118,8 @@ def _llama_cpp() -> Any:
         import llama_cpp
     except ModuleNotFoundError:
         raise UsageError("running a GGUF model needs llama-cpp-python",
-                         hint="pip install 'taoke[serve]' (or llama-cpp-python)") from None
+                         hint="bash scripts/install.sh server (the portable llama.cpp build; a plain "
+                         "pip install of llama-cpp-python compiles for this CPU and can crash on AVX-512/AMX)") from None
     return llama_cpp
 
 

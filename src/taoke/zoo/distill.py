@@ -111,22 +111,12 @@ def _data_dir(data_dir: Path | None) -> Path:
 
 @contextlib.contextmanager
 def _lock(path: Path, log: Callable[[str], None]) -> Iterator[None]:
-    try:
-        import fcntl
-    except ModuleNotFoundError:  # not POSIX
-        yield
-        return
+    """The zoo's ``folder_lock`` on ``path`` (its folder is created first)."""
+    from taoke.zoo._lock import folder_lock
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log(f"distill zoo: waiting for another build holding {path.name}")
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    with folder_lock(path.parent, log, name=path.name, what=f"distill zoo ({path.name.strip('.')})"):
+        yield
 
 
 # -- corpora --------------------------------------------------------------------------------------------------
