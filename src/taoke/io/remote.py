@@ -34,13 +34,16 @@ object stores do not answer them.
 from __future__ import annotations
 
 import atexit
+import http.client
 import random
 import re
+import ssl
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -144,6 +147,7 @@ class HttpSource(Source):
         self._cache_blocks = max(1, cache_blocks)
         self._cache_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
+        self._fast = client is None  # a caller's own client (a mock transport, proxies) handles every request
         if client is None and timeout == DEFAULT_TIMEOUT:
             client = shared_client()  # keep-alive connections shared by every file of a repository (shards)
         self._own_client = client is None
@@ -154,6 +158,8 @@ class HttpSource(Source):
         self.requests = 0
         self.retried = 0
         self._connected = False
+        self._final_url = url
+        self._timeout = timeout
         try:
             self._size = self._probe_size()
         except BaseException:
@@ -235,6 +241,7 @@ class HttpSource(Source):
                 if not m or m.group(3) == "*" or int(m.group(1)) != 0:
                     raise RemoteError("range response lacks a usable Content-Range header", subject=self.url)
                 size = int(m.group(3))
+                self._final_url = str(resp.url)  # after redirects (a hub sends files to its CDN)
                 want = min(size, BLOCK_SIZE)
                 try:
                     body = resp.read()
@@ -270,6 +277,18 @@ class HttpSource(Source):
         """Bytes ``[start, stop)`` by one range request (exactly that many, or RemoteError), with retries."""
 
         def once() -> bytes:
+            fast = None
+            if self._fast and not _proxied(self._final_url):
+                try:
+                    fast = _fast_get(self._final_url, start, stop, self._timeout)
+                except _Transient:
+                    self._fast = False  # this source's later requests (the retry first) go through httpx
+                    raise
+            if fast is not None:
+                with self._lock:
+                    self.requests += 1
+                    self.bytes_transferred += len(fast)
+                return fast
             resp = self._send("GET", {"Range": f"bytes={start}-{stop - 1}"})
             try:
                 if resp.status_code != 206:
@@ -392,6 +411,78 @@ class HttpSource(Source):
             self._client.close()
         with self._cache_lock:
             self._cache.clear()
+
+
+# -- the fast path for range GETs -------------------------------------------------------------------------------
+# httpx spends ~2 ms of Python per request here, the standard library's http.client ~0.7 ms (measured on loopback:
+# 300 vs 770 requests/s with 8 threads); a sampled 70B verdict sends tens of thousands of small range requests.
+# So a plain 206 answer to a range GET is taken over persistent per-host http.client connections; anything else
+# (a redirect, an error status, a wrong Content-Range) returns None and the request goes through httpx, whose
+# answer handling, redirects and error messages stay the reference.
+_POOLS: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _proxied(url: str) -> bool:
+    """A proxy is configured for this URL (httpx honours the environment's proxies; the fast path does not)."""
+    from urllib.request import getproxies, proxy_bypass
+
+    parts = urlsplit(url)
+    return parts.scheme in getproxies() and not proxy_bypass(parts.hostname or "")
+
+
+def _conn(scheme: str, host: str, port: int, timeout: float) -> http.client.HTTPConnection:
+    with _POOLS_LOCK:
+        free = _POOLS.get((scheme, host, port))
+        if free:
+            return free.pop()
+    if scheme == "https":
+        return http.client.HTTPSConnection(host, port, timeout=timeout, context=ssl.create_default_context())
+    return http.client.HTTPConnection(host, port, timeout=timeout)
+
+
+def _release(scheme: str, host: str, port: int, c: http.client.HTTPConnection) -> None:
+    with _POOLS_LOCK:
+        pool = _POOLS.setdefault((scheme, host, port), [])
+        if len(pool) < 64:
+            pool.append(c)
+            return
+    c.close()
+
+
+def _fast_get(url: str, start: int, stop: int, timeout: float) -> bytes | None:
+    """Bytes ``[start, stop)`` by a range GET on a pooled http.client connection; None: use the httpx path.
+    Network failures raise :class:`_Transient` (retried by the caller)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    c = _conn(parts.scheme, parts.hostname, port, timeout)
+    try:
+        c.request("GET", path, headers={"Range": f"bytes={start}-{stop - 1}", "Accept-Encoding": "identity",
+                                        "User-Agent": _UA})  # fmt: skip
+        r = c.getresponse()
+        m = _CONTENT_RANGE.match(r.getheader("content-range") or "")
+        if r.status != 206 or not m or int(m.group(1)) != start or int(m.group(2)) != stop - 1:
+            r.read()
+            c.close()
+            return None
+        body = r.read()
+    except (OSError, http.client.HTTPException) as e:
+        c.close()
+        raise _Transient(f"connection failed ({_short(e)})") from None
+    if len(body) != stop - start:
+        c.close()
+        raise _Transient(f"body cut short ({len(body)} of {stop - start} bytes)")
+    if r.will_close:
+        c.close()
+    else:
+        _release(parts.scheme, parts.hostname, port, c)
+    return body
+
+
+_UA = f"taoke (python-httpx {httpx.__version__}; http.client for range reads)"
 
 
 def _short(e: Exception) -> str:

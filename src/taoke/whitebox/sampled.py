@@ -69,8 +69,8 @@ from taoke.whitebox.reader import RowReader as _Reader
 from taoke.whitebox.reader import RowRequest as _Req
 from taoke.whitebox.units import LayerMatch, UnitTestResult, interior_layers, log10_agreement_tail
 
-__all__ = ["DEFAULT_PLAN", "Progress", "Reading", "RoleScope", "SamplePlan", "SampledAlignment", "SampledStd",
-           "exact_roles", "groups", "plan_for", "sampled_unit_test"]
+__all__ = ["DEFAULT_PLAN", "PlanCost", "Progress", "Reading", "RoleScope", "SamplePlan", "SampledAlignment",
+           "SampledStd", "exact_roles", "groups", "plan_cost", "plan_for", "sampled_unit_test"]
 
 NULL = ("agreement of the write-vector matching π_W (B's sampled units → all of A's units, on k coordinates) "
         "with an independent read-vector matching σ onto π_W's image (P(K ≥ k) ≤ 1/k!), Bonferroni over the "
@@ -606,6 +606,86 @@ def _test_layer(a: Any, ra: _Reader, i: int, bl: _BLayer, coords: tuple[int, int
         matched_cos=float(rsims[rows, cols].mean()) if len(rows) else 0.0, screen=screen,
         log10_p=min(0.0, log10_p), tested_units=int(bl.up.shape[0]),
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PlanCost:
+    """Upper bounds, from the role shapes alone, on what :func:`sampled_unit_test` (with every planned layer tested)
+    and the sampled tensor comparison read, and on the largest arrays they hold at once."""
+
+    bytes_a: int
+    bytes_b: int
+    peak_bytes: int
+    detail: dict[str, int]
+
+    def fraction(self, size_a: int, size_b: int) -> tuple[float, float]:
+        return self.bytes_a / max(1, size_a), self.bytes_b / max(1, size_b)
+
+
+def plan_cost(a: Any, b: Any, plan: SamplePlan = DEFAULT_PLAN, *, exact_budget: int = EXACT_BUDGET,
+              std_rows: int = 8) -> PlanCost:  # fmt: skip
+    """The reading plan's size arithmetic for models ``a`` and ``b`` (see :class:`PlanCost`): alignment, B's
+    sampled blocks, A's screening rows, the tested layers, the tensor comparison and the std blocks."""
+
+    def isz(m: Any, role: str) -> int:
+        from taoke.io.safetensors import DTYPE_BITS
+
+        return max(1, DTYPE_BITS.get(str(m.role_dtype(role)), 16) // 8)
+
+    d_a, d_b = _width(a), _width(b)
+    k = min(plan.coords, d_a)
+    ks = min(plan.screen_coords, k)
+    layers_b, _inner = plan_for(a, b, plan)
+    sh_a, sh_b = a.role_shapes(), b.role_shapes()
+    vocab_a = int(sh_a["embed"][0]) if "embed" in sh_a else 0
+    n_tok = plan.tokens(d_b, vocab_a) if vocab_a else 0
+    e_a = isz(a, "embed") if "embed" in sh_a else 2
+    e_b = isz(b, "embed") if "embed" in sh_b else 2
+    det: dict[str, int] = {"align_a": n_tok * k * e_a, "align_b": n_tok * d_b * e_b}
+    b_layers = 0
+    for j in layers_b:
+        gs = _groups(b, j)
+        g0 = gs[0]
+        m_units = min(plan.units, g0.units)
+        per = isz(b, f"{g0.prefix}.up")
+        if len(gs) == 1:
+            b_layers += m_units * d_b * per * (2 if g0.gate else 1) + d_b * m_units * per
+        else:  # an expert's write vectors: its whole down (the column segments are coalesced)
+            b_layers += m_units * d_b * per * (2 if g0.gate else 1) + d_b * g0.units * per + len(gs) * d_b * per
+    det["b_layers"] = b_layers
+    screen = routers = 0
+    largest_pool = 0
+    for i in range(int(a.layers)):
+        gs = _groups(a, i)
+        if not gs:
+            continue
+        per = isz(a, f"{gs[0].prefix}.down")
+        if len(gs) == 1:
+            screen += ks * gs[0].units * per
+            largest_pool = max(largest_pool, gs[0].units)
+        else:
+            pool = plan.experts_per_b * plan.experts_per_a
+            routers += len(gs) * d_a * per
+            screen += len(layers_b) * pool * ks * gs[0].units * per
+            largest_pool = max(largest_pool, pool * gs[0].units)
+    det["screen"], det["routers"] = screen, routers
+    per_a = 2
+    a_test = len(layers_b) * (k * largest_pool * per_a + 2 * plan.units * k * per_a)
+    det["a_tests"] = a_test
+    det["exact"] = exact_budget
+    n_attn_a = sum(1 for r, sh in sh_a.items() if ".attn." in r and len(sh) == 2)
+    n_attn_b = sum(1 for r, sh in sh_b.items() if ".attn." in r and len(sh) == 2)
+    det["std_a"] = n_attn_a * std_rows * d_a * 2 * 4  # an attention row is at most ~4·d wide (fused or MLA)
+    det["std_b"] = n_attn_b * std_rows * d_b * 2 * 4
+    bytes_a = det["align_a"] + screen + routers + a_test + exact_budget + det["std_a"]
+    bytes_b = det["align_b"] + b_layers + exact_budget + det["std_b"]
+    n_dense_a = sum(1 for i in range(int(a.layers)) if len(_groups(a, i)) == 1)
+    peak = max(
+        4 * d_b * d_b + 3 * 4 * 1024 * d_b,  # alignment: the Gram matrix and a chunk of embedding rows (+ bytes)
+        n_dense_a * ks * largest_pool  # screening cache (int8)
+        + 4 * (k * largest_pool + plan.units * largest_pool + 3 * plan.units * d_b + d_b * plan.units),  # a test
+    )  # fmt: skip
+    return PlanCost(int(bytes_a), int(bytes_b), int(peak), det)
 
 
 def _trim() -> None:

@@ -11,10 +11,13 @@ generator, so a 141 GB file never exists anywhere.
 Values come from real weights. Every 2-D tensor is built from the rows of one real small model (the *source*:
 SmolLM2-135M, or Gemma-3-270M for independent twins) by tiling: a target matrix has an *item* axis (MLP units,
 attention rows, vocabulary) and a *residual* axis of ``hidden`` coordinates; the residual axis is cut into
-segments of the source's width, and item ``u``'s segment ``s`` is item ``h(seed, layer, u, s)`` of the source's
-layer ``base(layer) + s`` — the same source unit for a unit's gate row, up row and down column, so each
-synthetic unit is a concatenation of real units in disjoint coordinate blocks (its read/write structure, norms,
-heavy tails and outlier coordinates are real). Embedding row ``t``'s first segment is the source's embedding of
+fragments of 64 coordinates, and item ``u``'s fragment ``f`` is that fragment of the source item chosen by
+``h(seed, layer, u, f)`` among all the source's layers (coordinate ``c`` of the target is coordinate
+``c mod width`` of the source, so outlier coordinates stay aligned across units) — the same source unit for a
+unit's gate row, up row and down column, so each synthetic unit is a concatenation of fragments of real units
+(its read/write structure, norms, heavy tails and outlier coordinates are real) — plus a Gaussian part of its own
+(σ = 0.5 × the part's std: a 70B layer has 28,672 units, the source only 46,080, and trained units never repeat
+exactly on a fragment the way drawn ones otherwise would). Embedding row ``t``'s first segment is the source's embedding of
 the same token string (where the source vocabulary has it), so independent models built from different sources
 share some token semantics, as real independent models do. Norm gains are the source's, tiled.
 
@@ -63,8 +66,11 @@ __all__ = [
 ]
 
 FORMAT = "taoke.scale"
-VERSION = 1
+VERSION = 3
+PACK_VERSION = 1  # format of the cached source packs
 _SEG_ALIGN = 64  # rotation block size
+_FRAG = 64  # a weight row is tiled from real rows in fragments of this many coordinates
+_OWN = 0.5  # each unit's own Gaussian part, relative to the source part's std
 _ITEMS_PER_BLOCK = 4096  # generation chunk along the item axis (bounds memory while writing)
 
 
@@ -174,7 +180,7 @@ def load_source(name: str) -> SourcePack:
     gguf = _data_dir() / SOURCES[name]
     if not gguf.exists():
         raise UsageError(f"source model for {name!r} is missing: {gguf}", hint="run `taoke zoo fetch --all`")
-    cache = _cache_dir() / f"source-{name}-v{VERSION}.npz"
+    cache = _cache_dir() / f"source-{name}-v{PACK_VERSION}.npz"
     if not cache.exists():
         _build_pack(gguf, cache)
     with np.load(cache, allow_pickle=False) as z:
@@ -418,20 +424,31 @@ class _Tiled(_Tensor):
                 out[:, sel] = row[coords[sel] % ds][None, :]
             return out
         src = self._src()
-        seg = coords // ds
-        for s in np.unique(seg):
-            sel = np.nonzero(seg == s)[0]
-            c = coords[sel] % ds
-            if self.role.part in ("embed", "lm_head"):
-                rows = self._token_rows(items, int(s))
-                block = src[rows] if _is_full(c, ds) else src[np.ix_(rows, c)]
-            else:
-                layer = (self.base + int(s)) % pk.layers
-                n_src = src.shape[1]
-                rows = (_h(self.key, items, int(s)) % np.uint64(n_src)).astype(np.int64)
-                block = src[layer][rows] if _is_full(c, ds) else src[layer][np.ix_(rows, c)]
-            out[:, sel] = block
+        if self.role.part in ("embed", "lm_head"):
+            for s, sel, c in _runs(coords, ds, ds):
+                rows = self._token_rows(items, s)
+                if isinstance(c, slice):
+                    out[:, sel] = src[rows, c]
+                else:
+                    out[:, sel] = src[np.ix_(rows, c)]
+            return out
+        # weights: every fragment of 64 coordinates of an item is that fragment of a real item (any source layer,
+        # chosen by hash), plus its own Gaussian part (std _OWN × the part's std): a 70B layer has 28,672 units and
+        # the source 46,080, so without it units would repeat exactly on a fragment, which trained units never do
+        n_src = src.shape[1]
+        n_lay = src.shape[0]
+        flat = src.reshape(n_lay * n_src, ds)
+        for f, sel, c in _runs(coords, _FRAG, ds):
+            h = _h(self.key, items, f)
+            which = (h % np.uint64(n_lay)).astype(np.int64) * n_src + ((h >> np.uint64(20)) % np.uint64(n_src)).astype(
+                np.int64)  # fmt: skip
+            out[:, sel] = flat[which, c] if isinstance(c, slice) else flat[np.ix_(which, c)]
+        out += np.float32(_OWN * self._std) * _normal(self.key, items, coords)
         return out
+
+    @cached_property
+    def _std(self) -> float:
+        return float(self.pack.std.get({"router": "gate"}.get(self.role.part, self.role.part), 0.02))
 
     @cached_property
     def _vocab_map(self) -> np.ndarray:
@@ -549,7 +566,12 @@ class _Derived(_Tensor):
         pitems = self._items(items)
         if rot:
             need, combine = self._rot.need(coords)
-            vals = self._parent_items_coords(pitems, need)
+            order = np.argsort(need, kind="stable")
+            srt = need[order]
+            if int(srt[-1]) - int(srt[0]) + 1 == len(srt):  # whole blocks: read the parent contiguously, then permute
+                vals = self._parent_items_coords(pitems, srt)[:, np.argsort(order)]
+            else:
+                vals = self._parent_items_coords(pitems, need)
             if self.fold is not None:
                 g = self.fold.block(0, 1, 0, self.fold.rc[1])[0]
                 vals = vals * g[need][None, :]
@@ -582,6 +604,21 @@ class _Derived(_Tensor):
             if self.der.noise:
                 out += np.float32(self.der.noise * self.std) * _normal(self.key, rows, cols)
         return out
+
+
+def _runs(coords: np.ndarray, width: int, ds: int) -> Iterator[tuple[int, slice | np.ndarray, slice | np.ndarray]]:
+    """Group target coordinates by block of ``width``: (block, where in ``coords``, source columns). Contiguous
+    coordinates give slices (plain copies instead of fancy indexing)."""
+    if len(coords) and int(coords[-1]) - int(coords[0]) + 1 == len(coords):
+        lo, hi = int(coords[0]), int(coords[-1]) + 1
+        for blk in range(lo // width, (hi - 1) // width + 1):
+            a, b = max(lo, blk * width), min(hi, (blk + 1) * width)
+            yield blk, slice(a - lo, b - lo), slice(a % ds, a % ds + (b - a))
+        return
+    blk_of = coords // width
+    for blk in np.unique(blk_of):
+        sel = np.nonzero(blk_of == blk)[0]
+        yield int(blk), sel, coords[sel] % ds
 
 
 def _is_full(c: np.ndarray, n: int) -> bool:
@@ -634,16 +671,20 @@ class _Rotation:
         rank = np.searchsorted(blocks, coords // self.b)
         idx = rank * self.b + coords % self.b
 
+        ident = len(idx) == len(full) and bool(np.all(idx == np.arange(len(full))))
+
         def combine(vals: np.ndarray) -> np.ndarray:
             n = vals.shape[0]
-            x = (vals * sg[None, :]).reshape(n, len(blocks), self.b)
+            x = vals * (sg * self.scale)[None, :]
             h = 1
-            while h < self.b:  # butterflies: (a, c) -> (a + c, a - c) on pairs h apart
+            while h < self.b:  # butterflies in place: (a, c) -> (a + c, a - c) on pairs h apart
                 y = x.reshape(n, len(blocks), self.b // (2 * h), 2, h)
                 a, c = y[:, :, :, 0, :], y[:, :, :, 1, :]
-                x = np.stack((a + c, a - c), axis=3).reshape(n, len(blocks), self.b)
+                t = a - c
+                a += c
+                c[...] = t
                 h *= 2
-            return x.reshape(n, len(blocks) * self.b)[:, idx] * self.scale
+            return x if ident else x[:, idx]
 
         return src, combine
 
@@ -697,6 +738,10 @@ class ScaleModel:
         self.entries: list[_Entry] = []
         self._build()
         self._layout()
+        for e in self.entries[:1] + self.entries[-1:]:  # the token maps now, not in a server thread
+            t = e.tensor.parent if isinstance(e.tensor, _Derived) else e.tensor
+            if isinstance(t, _Tiled) and t.role.part in ("embed", "lm_head"):
+                t._vocab_map  # noqa: B018 - cached_property, computed for its side effect
 
     # -- permutations of the twin (twin index → parent index) ---------------------------------------------
     def _perm(self, what: str, layer: int, n: int) -> np.ndarray:

@@ -114,6 +114,15 @@ class _Handler(BaseHTTPRequestHandler):
                 self._empty(416, {"Content-Range": f"bytes */{size}"})
                 return
             code = 206
+        try:
+            first = m.read(file, start, min(stop, start + _CHUNK))
+        except Exception as e:  # noqa: BLE001 - a generator failure is a 500, not a dropped connection
+            body = f"generation failed: {type(e).__name__}: {e}".encode()[:2000]
+            self.send_response(500)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         self.send_response(code)
         self.send_header("Content-Length", str(stop - start))
         self.send_header("Content-Type", "application/octet-stream")
@@ -124,7 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
             pos = start
             while pos < stop:
                 nxt = min(stop, pos + _CHUNK)
-                data = m.read(file, pos, nxt)
+                data = first if pos == start else m.read(file, pos, nxt)
                 with self.state.lock:
                     self.state.bytes_sent += len(data)
                 self.wfile.write(data)
