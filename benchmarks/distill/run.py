@@ -106,6 +106,20 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def unseen_teacher_tests(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Every test of a teacher whose text the student never saw (both teachers for H students, the other teacher
+    for the others): the per-test false-alarm rate at the Bonferroni threshold alpha / 2."""
+    out: dict[str, Any] = {}
+    for group, pick in (("human-text students", lambda r: r["kind"] == "H"),
+                        ("other teacher's students", lambda r: r["kind"] != "H"),
+                        ("all", lambda r: True)):
+        tests = [(r["student"], t) for r in rows if pick(r) for t in r["p"] if t != r["teacher"]]
+        k = sum(t in r["called"] for r in rows if pick(r) for t in r["p"] if t != r["teacher"])
+        out[group] = {"tests": len(tests), "called": k, "rate": k / max(1, len(tests)),
+                      "rate_ci95": cp_interval(k, len(tests))}
+    return out
+
+
 def leave_one_out_fpr(zoo: DistillZoo, stat: str, n: int) -> dict[str, Any]:
     """Each null student tested against a null made of the other null students (same rules as `distill`)."""
     prompts = build_prompt_set()
@@ -209,6 +223,71 @@ def table(summary: dict[str, Any], title: str) -> str:
     return "\n".join(lines)
 
 
+def _rate(k: int, n: int) -> str:
+    lo, hi = cp_interval(k, n)
+    return f"{k}/{n} ({lo:.0%}–{hi:.0%})"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """Every table of a results file (what docs/distill.md shows)."""
+    out: list[str] = []
+    wb = result.get("white_box")
+    if wb:
+        out += [table(wb["summary"], "White-box student (likelihood gap, "
+                      f"{PLANS[result['subset']].n_probe} probe prompts), held-out seeds"), ""]
+        u = unseen_teacher_tests(wb["rows"])
+        out += ["Tests of a teacher the student never saw (p < α/2 = 0.005 counts as a false alarm): "
+                + "; ".join(f"{g}: {_rate(v['called'], v['tests'])}" for g, v in u.items()), ""]
+    bb = result.get("black_box") or {}
+    if bb:
+        kinds = [k for k in ("A", "B", "A50", "A10", "B50", "B10") if any(k in v["summary"] for v in bb.values())]
+        out += ["**Black-box student (style ratio of its own sampled answers), held-out seeds**", "",
+                "| queries (n probes + 4 identity) | " + " | ".join(f"{k} right teacher" for k in kinds)
+                + " | H called distilled | unseen-teacher tests called | student tokens (median) |",
+                "|---" * (len(kinds) + 4) + "|"]
+        for n in sorted(bb, key=int, reverse=True):
+            sm = bb[n]["summary"]
+            cells = [_rate(sm[k]["right_teacher"], sm[k]["n"]) if k in sm else "—" for k in kinds]
+            h = sm.get("H")
+            u = unseen_teacher_tests(bb[n]["rows"])["all"]
+            tok = sorted(r["tokens"] for r in bb[n]["rows"])[len(bb[n]["rows"]) // 2]
+            out.append(f"| {int(n) + 4} | " + " | ".join(cells) + " | "
+                       + (_rate(h["called_distilled"], h["n"]) if h else "—") + f" | {_rate(u['called'], u['tests'])}"
+                       + f" | {tok} |")
+        out.append("")
+    loo = result.get("leave_one_out_null")
+    if loo:
+        out += ["**Leave-one-out over the null students** (each null student tested against a null built from the "
+                "others)", "", "| statistic | human-text students called distilled | other null students called |",
+                "|---|---|---|"]
+        for stat, v in loo.items():
+            h = v.get("H", {"students": 0, "called_distilled": 0})
+            others = [(k, x) for k, x in v.items() if isinstance(x, dict) and "students" in x and k != "H"]
+            oth = "; ".join(f"{k}: {x['called_distilled']}/{x['students']}" for k, x in others)
+            q = f" ({v['queries']} probes)" if "queries" in v else ""
+            out.append(f"| {stat}{q} | {_rate(h['called_distilled'], h['students'])} | {oth} |")
+        out.append("")
+    ep = result.get("endpoint")
+    if ep:
+        out += ["**Through a real endpoint** (the student exported to GGUF, served by llama-cpp-python's server)", "",
+                "| student | kind | verdict | attributed | p (SmolLM2) | p (Gemma-3) | queries | tokens | wall s |",
+                "|---|---|---|---|---|---|---|---|---|"]
+        for r in ep:
+            if "skipped" in r:
+                out.append(f"| skipped: {r['skipped']} |||||||||")
+                continue
+            out.append(f"| {r['student']} | {r['kind']} | {r['verdict']} | {r['attributed'] or '—'} | "
+                       f"{r['p']['smollm2']:.2g} | {r['p']['gemma3']:.2g} | {r['queries']} | {r['tokens']} | "
+                       f"{r.get('wall_seconds', r['seconds'])} |")
+        out.append("")
+    cmp_ = result.get("compare")
+    if cmp_:
+        out += [f"**Weight comparison** of every student against each teacher (`taoke.compare`): {cmp_['pairs']} "
+                f"pairs, verdicts {cmp_['verdicts']}, not independent: {len(cmp_['not_independent'])}; "
+                f"{cmp_['seconds_per_pair']} s per pair.", ""]
+    return "\n".join(out)
+
+
 SECTIONS = ("white", "black", "loo", "endpoint", "compare")
 
 
@@ -221,7 +300,11 @@ def main() -> None:
     ap.add_argument("--sections", default=",".join(SECTIONS),
                     help="comma-separated subset of " + ",".join(SECTIONS))
     ap.add_argument("--merge", action="store_true", help="keep the other sections of an existing --out file")
+    ap.add_argument("--tables", action="store_true", help="print the Markdown tables of --out and stop")
     args = ap.parse_args()
+    if args.tables:
+        print(markdown(json.loads(args.out.read_text())))
+        return
     sections = {x.strip() for x in args.sections.split(",") if x.strip()}
     if sections - set(SECTIONS):
         ap.error(f"unknown sections: {sorted(sections - set(SECTIONS))}")
@@ -255,14 +338,15 @@ def main() -> None:
             row = row_of(zoo, s.name, r)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
-        result["white_box"] = {"statistic": LIKELIHOOD, "rows": rows, "summary": summarise(rows)}
+        result["white_box"] = {"statistic": LIKELIHOOD, "rows": rows, "summary": summarise(rows),
+                               "unseen_teacher_tests": unseen_teacher_tests(rows)}
         timings["white"] = round(time.perf_counter() - t0, 1)
         print(table(result["white_box"]["summary"], "white-box (likelihood gap, all probe prompts)"))
         save()
     if "black" in sections:
         # largest n first: the samples of smaller n are cached prefixes
         t0 = time.perf_counter()
-        result["black_box"] = {}
+        result.setdefault("black_box", {})  # levels measured before (--merge) stay
         for n in queries:
             brow = []
             for s in held:
@@ -272,7 +356,8 @@ def main() -> None:
                 row["queries"] = n + 4
                 brow.append(row)
                 print(json.dumps(row), file=sys.stderr, flush=True)
-            result["black_box"][str(n)] = {"rows": brow, "summary": summarise(brow)}
+            result["black_box"][str(n)] = {"rows": brow, "summary": summarise(brow),
+                                           "unseen_teacher_tests": unseen_teacher_tests(brow)}
             print(table(result["black_box"][str(n)]["summary"], f"black-box (style ratio, {n} + 4 queries)"))
             save()
         timings["black"] = round(time.perf_counter() - t0, 1)

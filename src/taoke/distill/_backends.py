@@ -16,8 +16,8 @@ Prompt formats: a *chat* model gets ``[{"role": "user", "content": CHAT_INSTRUCT
 own chat template; a *completion* model (a base model without a chat template) gets the bare prefix, and an
 identity question as ``"Q: …\\nA:"``. Answers are scored in the same format they are sampled in.
 
-Simplifications: one sequence per llama.cpp call (no batched decoding); the torch sampler recomputes the whole
-prefix at each step; sampling is temperature + nucleus (top-p) + top-k in every back-end, but the random streams
+Simplifications: llama.cpp decodes ``batch`` sequences together but each token is drawn by numpy on the host
+(one logits row copied per sequence and step); the torch sampler recomputes the whole prefix at each step; sampling is temperature + nucleus (top-p) + top-k in every back-end, but the random streams
 of llama.cpp and numpy differ, so the same seed gives different text in different back-ends.
 """
 
