@@ -15,7 +15,7 @@ from taoke.zoo.distill import DistillZoo, write_student_gguf
 @pytest.fixture(scope="module")
 def served_student(distill_zoo: DistillZoo, all_data_dir: Path, tmp_path_factory: pytest.TempPathFactory):
     if not llama_server_available():
-        pytest.skip('llama-cpp-python[server] is not installed (pip install "llama-cpp-python[server]==0.3.36")')
+        pytest.skip("llama-cpp-python[server] is not installed (bash scripts/install.sh server: the portable build)")
     s = next(x for x in distill_zoo.students if x.kind == "A" and x.role == "heldout")
     gguf = write_student_gguf(distill_zoo.folder(s), tmp_path_factory.mktemp("srv") / "student.gguf",
                               data_dir=all_data_dir)
