@@ -261,8 +261,11 @@ def remove(folder: Path) -> None:
 
 
 def markdown(results: dict[str, Any]) -> str:
-    lines = [f"Measured {results['date']} on {results['machine']} (`python benchmarks/scale/run.py`, "
-             f"{results['seconds']:.0f} s; raw numbers in `benchmarks/results/scale.json`).", "",
+    lines = [f"Measured {results['date']} on {results['machine']} (`python benchmarks/scale/run.py "
+             f"{results.get('argv', '')}`, {results['seconds']:.0f} s; raw numbers in `benchmarks/results/scale.json`). "
+             "Timings were taken on a machine whose 2 cores other jobs shared (load average 2–4): wall times are "
+             "slower than on a quiet machine. Over HTTP the wall time includes the virtual server generating every "
+             "byte it sends on the same 2 cores (its CPU time is given apart).", "",
              "| size | pair | verdict | wall cold / warm | bytes read A / B | peak RSS |",
              "|---|---|---|---|---|---|"]  # fmt: skip
     for size, res in results["sizes"].items():
@@ -271,7 +274,8 @@ def markdown(results: dict[str, Any]) -> str:
                 r = out["remote"]
                 frac = f"{100 * r.get('frac_a', 0):.2f} % / {100 * r.get('frac_b', 0):.2f} % (wire: " \
                        f"{r.get('server_bytes_sent', 0) / 1e6:.0f} MB)"
-                lines.append(f"| {size} (HTTP) | {pair} | {r.get('verdict')} | {r['seconds']} s | {frac} | "
+                lines.append(f"| {size} (HTTP) | {pair} | {r.get('verdict')} | {r['seconds']} s (taoke CPU "
+                             f"{r.get('cpu_seconds')} s, server CPU {r.get('server_cpu_seconds')} s) | {frac} | "
                              f"{r['peak_rss_mb']:.0f} MB |")  # fmt: skip
                 continue
             c, w = out["cold"], out["warm"]
@@ -322,13 +326,27 @@ def main() -> int:
                                                "(e.g. 7b: writing 3 x 13.5 GB takes longer than the benchmark)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/scale.json")
     ap.add_argument("--md", type=Path, default=None)
+    ap.add_argument("--merge", nargs="+", type=Path, default=None,
+                    help="merge these result files (runs of different sizes) into --out and render them; no run")
     args = ap.parse_args()
+    if args.merge:
+        parts = [json.loads(p.read_text()) for p in args.merge]
+        merged = {**parts[0], "sizes": {k: v for r in parts for k, v in r["sizes"].items()},
+                  "seconds": sum(r["seconds"] for r in parts),
+                  "argv": " + ".join(r.get("argv", "") for r in parts), "runs": [r.get("argv") for r in parts]}
+        args.out.write_text(json.dumps(merged, indent=2))
+        if args.md is not None:
+            write_md(args.md, markdown(merged))
+        print(markdown(merged))
+        return 0
     args.http = {x for x in args.http.split(",") if x}
+    argv = " ".join(sys.argv[1:])
     t0 = time.time()
     results: dict[str, Any] = {"format": "taoke.bench.scale", "version": 1, "date": time.strftime("%Y-%m-%d"),
                                "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared), Python "
                                           f"{platform.python_version()}",
-                               "mode": "exhaustive" if args.exhaustive else "sampled", "sizes": {}}  # fmt: skip
+                               "mode": "exhaustive" if args.exhaustive else "sampled", "argv": argv,
+                               "sizes": {}}  # fmt: skip
 
     def log(msg: str) -> None:
         print(f"[{time.time() - t0:7.1f}s] {msg}", flush=True)

@@ -142,3 +142,23 @@ def test_memory_stays_bounded(paths: dict[str, Path]) -> None:
     assert out["0"]["kind"] == out["1"]["kind"] == "derived"
     assert out["0"]["rss"] < 400 * 1024  # KiB
     assert out["0"]["rss"] <= out["1"]["rss"]
+
+
+@pytest.mark.slow
+def test_memory_stays_bounded_on_7b(data_dir: Path) -> None:
+    """A sampled compare of a Llama-2-7B-shaped pair (13.5 GB per file, served by the virtual range server): peak
+    RSS of the comparing process under 1 GB, under 2 % of each file read, no 'derived' for the independent twin."""
+    from taoke.zoo.scale import pair_specs
+    from taoke.zoo.scale_server import serve_scale
+
+    a, _b, c = pair_specs("llama-2-7b")
+    code = ("import json, re, sys, taoke; v = taoke.compare(sys.argv[1], sys.argv[2]); r = v.evidence.reading;"
+            "hwm = int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1));"
+            "print(json.dumps({'kind': str(v.kind), 'rss': hwm, 'fa': r['fraction_a'], 'fb': r['fraction_b']}))")  # fmt: skip
+    with serve_scale([a.name, c.name]) as (base, _state):
+        r = subprocess.run([sys.executable, "-c", code, f"{base}/{a.name}/", f"{base}/{c.name}/"], capture_output=True,
+                           text=True, timeout=900, check=True)  # fmt: skip
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["kind"] == "independent-same-architecture", out
+    assert out["rss"] < 1024 * 1024, out  # KiB
+    assert out["fa"] < 0.02 and out["fb"] < 0.02, out
