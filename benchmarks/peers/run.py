@@ -88,7 +88,8 @@ def _row(name_b: str, transform: str, truth: str) -> str:
     return ROW_NAMES.get(name_b, name_b.removeprefix("smollm2-"))
 
 
-def zoo_pairs(zoo_dir: Path | None, *, quick: bool, full_zoo: bool) -> list[Pair]:
+def zoo_pairs(zoo_dir: Path | None, *, quick: bool, full_zoo: bool, also: tuple[str, ...] = ()) -> list[Pair]:
+    """The zoo's labelled pairs (``eval_pairs``); ``also`` adds related pairs (by B's name) to a quick run."""
     from taoke.zoo.build import ZooManifest, build_zoo, default_zoo_dir
     from taoke.zoo.evaluate import eval_pairs
 
@@ -102,7 +103,7 @@ def zoo_pairs(zoo_dir: Path | None, *, quick: bool, full_zoo: bool) -> list[Pair
     for a, b, truth, transform in eval_pairs(m):
         if a not in keep or b not in keep:
             continue
-        if quick and truth in POSITIVE and b not in QUICK:
+        if quick and truth in POSITIVE and b not in QUICK and b not in also:
             continue
         if quick and transform == "independent-same-architecture":
             indep_seen += 1
@@ -333,7 +334,9 @@ def markdown(res: dict[str, Any]) -> str:
 
 # ------------------------------------------------------------------------------------------------ main
 def run(pairs: list[Pair], adapters: tuple[str, ...] = ADAPTERS, *, timeout_s: float = 600,
-        log: Any = print) -> dict[str, Any]:  # fmt: skip
+        log: Any = print, partial: Path | None = None) -> dict[str, Any]:  # fmt: skip
+    """Every tool on every pair. ``partial``: each record is also appended there as one JSON line as soon as it
+    is measured (a run cut short keeps what it measured)."""
     tools: dict[str, dict[str, Any]] = {}
     pys: dict[str, Path] = {}
     for ad in adapters:
@@ -352,6 +355,9 @@ def run(pairs: list[Pair], adapters: tuple[str, ...] = ADAPTERS, *, timeout_s: f
             rec = run_one(info["adapter"], pys[name], pair, timeout_s)
             rec.update(tool=name, row=pair.row, truth=pair.truth, a=pair.name_a, b=pair.name_b)
             records.append(rec)
+            if partial is not None:
+                with partial.open("a") as fh:
+                    fh.write(json.dumps(_clean(rec), default=str) + "\n")
             ok = "ok " if _correct(rec, pair.truth) else "BAD"
             log(f"[{i + 1}/{len(pairs)}] {ok} {name:20s} {pair.name_a} ~ {pair.name_b} ({pair.truth}): "
                 f"{rec.get('error') or rec.get('raw')} [{rec['wall_s']:.1f} s]")  # fmt: skip
@@ -368,6 +374,30 @@ def run(pairs: list[Pair], adapters: tuple[str, ...] = ADAPTERS, *, timeout_s: f
         "pairs": [p.__dict__ for p in pairs],
         "records": records,
     }
+    res["summary"] = summarize(records, tools)
+    return res
+
+
+def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from runs of *different tools on the same pairs* (a run split into jobs that each fit a time
+    slot): records and tools side by side, seconds added, every command kept. Refuses runs over other pairs or
+    with a tool twice."""
+    first = runs[0]
+    key = [(p["a"], p["b"], p["truth"]) for p in first["pairs"]]
+    tools: dict[str, dict[str, Any]] = {}
+    records: list[dict[str, Any]] = []
+    for r in runs:
+        if [(p["a"], p["b"], p["truth"]) for p in r["pairs"]] != key:
+            raise SystemExit(f"merge: {r.get('command')} ran on other pairs than {first.get('command')}")
+        for t, info in r["tools"].items():
+            if t in tools and not tools[t]["unavailable"] and not info["unavailable"]:
+                raise SystemExit(f"merge: tool {t} is in two runs")
+            if t not in tools or tools[t]["unavailable"]:
+                tools[t] = info
+        records += [x for x in r["records"] if not r["tools"][x["tool"]]["unavailable"]]
+    res = dict(first, tools=tools, records=records, seconds=sum(r["seconds"] for r in runs),
+               command=" + ".join(r["command"] for r in runs), finished=runs[-1].get("finished"),
+               parts=[{k: r.get(k) for k in ("command", "seconds", "finished", "machine")} for r in runs])  # fmt: skip
     res["summary"] = summarize(records, tools)
     return res
 
@@ -395,7 +425,9 @@ def readme_summary(res: dict[str, Any]) -> str:
     m0 = s["tools"][order[0]]
     lines = [
         f"{m0['pairs']} labelled pairs × {len(names)} tools in one run ({res['seconds'] / 60:.0f} min on "
-        f"{res['machine']['cpus']} CPUs; `{res['command']}`):",
+        f"{res['machine']['cpus']} CPUs"
+        + (f", in {len(res['parts'])} jobs of different tools on the same pairs" if res.get("parts") else "")
+        + f"; `{res['command']}`):",
         "",
         "| tool | correct | false accusations (of {neg}) | missed (of {pos}) | errors / abstentions | time / pair | "
         "peak RSS | bytes read |".format(neg=m0["negatives"], pos=m0["positives"]),
@@ -451,6 +483,8 @@ def run_facts(res: dict[str, Any]) -> str:
     names = [t for t in res["tools"] if not res["tools"][t]["unavailable"]]
     mc = res["machine"]
     load = ", ".join(f"{x:.1f}" for x in mc.get("loadavg_start", ()))
+    if res.get("parts"):
+        load = "; ".join(", ".join(f"{x:.1f}" for x in q["machine"].get("loadavg_start", ())) for q in res["parts"])
     return (f"Run: `{res['command']}` — {len(res['pairs'])} pairs × {len(names)} tools, {res['seconds']:.0f} s on "
             f"{mc['cpus']} CPUs ({mc['platform']}; load average at the start {load})"
             + (f", finished {res['finished']}." if res.get("finished") else "."))  # fmt: skip
@@ -479,13 +513,23 @@ def main(argv: list[str] | None = None) -> int:
                     "<!-- peers-summary:start/end --> markers in this file (e.g. README.md)")  # fmt: skip
     ap.add_argument("--from-json", type=Path, default=None, help="render the tables of a saved run "
                     "instead of running")  # fmt: skip
+    ap.add_argument("--also", default="", help="with --quick: add the related pairs whose B is one of these "
+                    "comma-separated zoo entries")  # fmt: skip
+    ap.add_argument("--merge", type=Path, nargs="+", default=None, help="combine saved runs of different tools "
+                    "on the same pairs into --out (a run split into time slots) and render it")  # fmt: skip
     a = ap.parse_args(argv)
     if a.from_json:
         res = json.loads(a.from_json.read_text())
+    elif a.merge:
+        res = merge([json.loads(p.read_text()) for p in a.merge])
+        a.out.write_text(json.dumps(_clean(res), indent=1, default=str, allow_nan=False) + "\n")
     else:
-        pairs = zoo_pairs(a.zoo, quick=a.quick, full_zoo=a.full_zoo) + real_pairs(a.data)
+        also = tuple(x.strip() for x in a.also.split(",") if x.strip())
+        pairs = zoo_pairs(a.zoo, quick=a.quick, full_zoo=a.full_zoo, also=also) + real_pairs(a.data)
         adapters = tuple(f"adapt_{t.strip()}" for t in a.tools.split(",") if t.strip())
-        res = run(pairs, adapters, timeout_s=a.timeout)
+        partial = a.out.with_suffix(".partial.jsonl")
+        partial.unlink(missing_ok=True)
+        res = run(pairs, adapters, timeout_s=a.timeout, partial=partial)
         res["command"] = "python benchmarks/peers/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
         res["mode"] = "quick" if a.quick else "full"
         res["finished"] = time.strftime("%Y-%m-%d %H:%M %Z")
