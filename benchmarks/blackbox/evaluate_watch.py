@@ -4,7 +4,7 @@
 
 The endpoint is the reseller proxy (no persona) in front of real llama.cpp servers; ``switch`` swaps the model
 behind it between two checks, as a reseller would on some day. Snapshot: 12 prompts x 3 answers at temperature 0,
-16 tokens (36 queries + 1); each check: 12 prompts x 2 (24 queries), alpha = 0.002 per check.
+16 tokens (36 queries + 1), and the 3 count texts; each check: 12 prompts x 2 + 3 count texts (27 queries), alpha = 0.002 per check.
 
 * unchanged endpoints (false alarms per 100 checks): SmolLM2-135M-Instruct served deterministically (with
   log-probabilities), and the same model with the temperature forced to 0.8 by the proxy (an endpoint that samples,

@@ -20,7 +20,7 @@ REWRITE = {r"smol\s?lm2?": "Pangu", r"hugging\s?face": "Huawei"}
 @pytest.fixture(scope="session")
 def llama() -> None:
     if not llama_server_available():
-        pytest.skip('llama-cpp-python[server] is not installed (pip install "llama-cpp-python[server]==0.3.36")')
+        pytest.skip("llama-cpp-python[server] is not installed (bash scripts/install.sh server)")
 
 
 @pytest.fixture(scope="session")

@@ -65,13 +65,45 @@ def test_fine_tune_is_placed_under_its_base(lineage_zoo: object, refs: dict) -> 
     assert ranked[0][1] < refs["calibration"]["known_threshold"]
 
 
+def test_agreement_forgives_only_reference_ties(refs: dict) -> None:
+    # another CPU flips a greedy token where the reference's top two were tied; anywhere else a divergence counts
+    ref = refs["models"][SMOL]
+    toks = ref.get("tokens")
+    if not toks:
+        pytest.skip("references built before per-token margins (taoke probe db build --what lineage)")
+    for j, (answer, tl) in enumerate(zip(ref["answers"], toks, strict=True)):
+        text, owner = lin._owners([t[0] for t in tl])
+        assert text == lin._norm(answer), j  # the token pieces rebuild the answer
+        cut = len(lin._norm("".join(t[0] for t in tl[:3])))  # diverge after the first 3 tokens
+        if cut >= len(text) - 1:
+            continue
+        other = text[:cut] + "\u2603 snowman"
+        got = lin.agreement(other, answer, tl)
+        assert got == (1.0 if tl[owner[cut]][1] <= lin.TIE_NATS else lin.agreement(other, answer)), j
+        assert lin.agreement(other, answer, tl, tie=-1.0) < 1.0
+
+
 @pytest.mark.server
 def test_live_lineage_known_and_sampling(smollm_server: LlamaServer, refs: dict) -> None:
     with ChatClient(Endpoint(smollm_server.base_url, "m"), config=LIVE, budget=QueryBudget(30)) as c:
         ev = lin.run(c, refs)
-    assert ev.outcome == "known" and ev.model == SMOL and dict(ev.agreement)[SMOL] == 1.0 and ev.deterministic
+    # not bit-exact agreement: greedy decoding on another CPU may flip near-ties (0.83 on one CI machine); the
+    # decision needs the agreement of the reference with its own F16 copy (minus a margin), not 1.0
+    a = dict(ev.agreement)[SMOL]
+    assert ev.outcome == "known" and ev.model == SMOL and a >= refs["calibration"]["known_threshold"]
+    assert ev.deterministic
     assert ev.queries == 12 + lin.REPEATS
     with ResellerProxy(smollm_server.base_url, system_prompt=None, force_temperature=0.9, name="x") as px, \
             ChatClient(Endpoint(px.base_url, "m"), config=LIVE, budget=QueryBudget(30)) as c:
         hot = lin.run(c, refs)
     assert hot.deterministic is False and "the endpoint samples" in hot.wording
+
+
+@pytest.mark.server
+@pytest.mark.all_data
+def test_live_lineage_wrong_model_is_not_known(gemma_server: LlamaServer, refs: dict) -> None:
+    # the negative control: Gemma-3 served for real, compared only with SmolLM2's references, is not SmolLM2
+    with ChatClient(Endpoint(gemma_server.base_url, "m"), config=LIVE, budget=QueryBudget(30)) as c:
+        ev = lin.run(c, refs, candidates=(SMOL,))
+    assert ev.outcome == "unknown" and ev.model is None
+    assert dict(ev.agreement)[SMOL] < refs["calibration"]["related_threshold"]

@@ -12,7 +12,7 @@ import pytest
 from taoke.blackbox import ChatClient, ClientConfig, Endpoint, QueryBudget
 from taoke.blackbox.models import LlamaServer
 from taoke.blackbox.prompts import FINGERPRINT_PROMPTS
-from taoke.blackbox.watch import MAX_CHECK_QUERIES, Sample, Snapshot, check, take_snapshot
+from taoke.blackbox.watch import COUNT_TEXTS, MAX_CHECK_QUERIES, Sample, Snapshot, check, take_snapshot
 from taoke.cli import main
 from taoke.cli.probe_cmd import parse_every
 from taoke.errors import UsageError
@@ -31,13 +31,15 @@ def _client(url: str, cfg: ClientConfig = FAST, budget: int | None = None) -> Ch
 def test_snapshot_roundtrip_and_check_budget(tmp_path: Path) -> None:
     with FakeEndpoint("ok", answer="The sky is blue.") as srv, _client(srv.base_url) as c:
         snap = take_snapshot(c, samples=2)
-        assert snap.queries == 1 + len(FINGERPRINT_PROMPTS) * 2 and not snap.logprobs  # no logprobs offered
+        assert snap.queries == 1 + len(FINGERPRINT_PROMPTS) * 2 + len(COUNT_TEXTS) and not snap.logprobs
+        assert [t for t, _n in snap.counts] == list(COUNT_TEXTS)
         path = snap.save(tmp_path / "base.json")
         again = Snapshot.load(path)
         assert again == snap
         with _client(srv.base_url, budget=MAX_CHECK_QUERIES) as c2:
             res = check(c2, again, index=0, rng=np.random.default_rng(0))
-    assert res.status == "unchanged" and res.p_value == 1.0 and res.queries == 2 * len(FINGERPRINT_PROMPTS) <= 30
+    assert res.status == "unchanged" and res.p_value == 1.0
+    assert res.queries == 2 * len(FINGERPRINT_PROMPTS) + len(COUNT_TEXTS) <= MAX_CHECK_QUERIES
     with pytest.raises(UsageError, match="max 30"):
         check(c2, again, samples=3, rng=np.random.default_rng(0))
 
@@ -62,6 +64,24 @@ def test_count_shift_is_a_system_prompt_change() -> None:
         px.switch(1)
         res = check(c, snap, index=0, rng=np.random.default_rng(3))
     assert res.alarm and res.count_change == "shift:+23" and res.change == "system prompt"
+
+
+def test_tokenizer_change_is_seen_on_the_count_texts() -> None:
+    # a second tokenizer that counts the English prompts alike (words) but splits Hangul / emoji / Devanagari
+    # differently, behind another template overhead: the prompts alone shift uniformly, the count texts do not
+    def other(text: str) -> int:
+        return len(text.split()) + (3 * len(text) if text in COUNT_TEXTS else 0)
+
+    with FakeEndpoint("ok", overhead=17) as a, FakeEndpoint("ok", overhead=40, count=other) as b, \
+            ResellerProxy([a.base_url, b.base_url], system_prompt=None) as px, _client(px.base_url) as c:
+        snap = take_snapshot(c, samples=2)
+        px.switch(1)
+        res = check(c, snap, index=0, rng=np.random.default_rng(3))
+        old = Snapshot.from_dict({**snap.to_dict(), "counts": []})  # a snapshot without count texts
+        res_old = check(c, old, index=1, rng=np.random.default_rng(4))
+    assert res.alarm and res.count_change == "tokenizer" and res.change == "another model"
+    # without them the same swap can only be called a uniform shift (what the method can tell from English prompts)
+    assert res_old.alarm and res_old.count_change == "shift:+23"
 
 
 def test_level_holds_on_an_endpoint_that_samples() -> None:
@@ -134,4 +154,6 @@ def test_live_swap_smollm2_to_gemma(smollm_server: LlamaServer, gemma_server: Ll
         px.switch(1)
         swapped = check(c, snap, index=1, samples=2, rng=np.random.default_rng(1))
     assert same.status == "unchanged" and same.p_value == 1.0 and same.mean_tv is not None and same.mean_tv < 0.02
+    # the 4 English prompts count alike under both tokenizers (a uniform shift by the templates' difference); the
+    # count texts (Hangul, emoji, Devanagari) tell the tokenizers apart
     assert swapped.alarm and swapped.change == "another model" and swapped.count_change == "tokenizer"

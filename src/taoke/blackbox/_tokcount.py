@@ -133,7 +133,7 @@ def _llama_vocab(path: str) -> object:
             from llama_cpp import Llama
         except ImportError as e:
             raise TokenizerError("llama-cpp-python is not installed", subject=path,
-                                 hint='pip install "llama-cpp-python[server]==0.3.36"') from e
+                                 hint="bash scripts/install.sh server (portable llama-cpp-python build)") from e
         if not _LLAMA_VOCABS:
             atexit.register(_close_llama_vocabs)
         _LLAMA_VOCABS[path] = Llama(model_path=path, vocab_only=True, verbose=False)

@@ -1,7 +1,8 @@
 """Black-box lineage: is an endpoint a known model, a derivative of a known base (which one), or unknown?
 
 References (``taoke probe db build --what lineage``) are computed from model *files*, in-process with
-llama-cpp-python (the same code as its server, so a served file gives identical greedy answers): for every
+llama-cpp-python (the same code as its server: on the machine that built them, a served file gives identical greedy
+answers whatever the thread count or batch size): for every
 known model (:data:`taoke.blackbox.servable.KNOWN`) the greedy answer (temperature 0, ``MAX_TOKENS`` tokens) to
 each of the :data:`~taoke.blackbox.prompts.FINGERPRINT_PROMPTS`. No evaluation endpoint contributes to them.
 Token-only: the probe needs the answer texts, nothing else an endpoint may hide (log-probabilities are used by
@@ -12,6 +13,15 @@ the reference's, as a share of the shorter answer (characters, after whitespace 
 mean over prompts. The same weights answer identically (``A = 1``); the same weights at another quantisation
 or inference stack diverge after some tokens; a model trained further from them diverges earlier; models with
 independent weights diverge at once.
+
+Greedy decoding is not bit-identical across CPUs: other SIMD kernels sum in another order and flip the greedy
+choice where the reference's top two tokens were nearly tied (measured: a run on another machine agreed 0.83 with
+the shipped SmolLM2 references). Two safeguards keep the decision off bit-exactness. (1) The references store,
+for each greedy token, the log-probability margin between its top two candidates; a divergence at a token whose
+margin is at most :data:`TIE_NATS` (0.02 nats: float-summation noise, far below what re-quantising or training
+moves; the reference itself could not settle it) ends the comparison of that prompt as agreeing. (2) ``known`` does
+not need ``A = 1``: its threshold comes from the reference's lossless F16 copy, whose other kernels (F16 activations
+instead of quantised ones) perturb the logits far more than another CPU running the same file.
 
 Decision (thresholds from the reference files, stored with them, never from the endpoints):
 
@@ -62,6 +72,7 @@ from taoke.errors import ProbeError
 LINEAGE_FORMAT = "taoke-blackbox-lineage"
 LINEAGE_VERSION = 1
 MAX_TOKENS = 16
+TIE_NATS = 0.02  # a greedy divergence where the reference's top-2 log-probabilities are this close is a tie
 TOP_K = 5
 FIRST_PROMPTS = 6  # prompts asked for first-token log-probabilities when greedy text cannot decide
 FIRST_MARGIN = 0.05
@@ -74,11 +85,36 @@ def _norm(text: str) -> str:
     return " ".join(text.split())
 
 
-def agreement(a: str, b: str) -> float:
+def _owners(pieces: list[str]) -> tuple[str, list[int]]:
+    """The whitespace-normalised concatenation of token pieces and, per character, the index of its piece."""
+    out: list[str] = []
+    owner: list[int] = []
+    pending = False
+    for i, piece in enumerate(pieces):
+        for ch in piece:
+            if ch.isspace():
+                pending = bool(out)
+                continue
+            if pending:
+                out.append(" ")
+                owner.append(i)
+                pending = False
+            out.append(ch)
+            owner.append(i)
+    return "".join(out), owner
+
+
+def agreement(a: str, b: str, ties: list[list[Any]] | None = None, tie: float = TIE_NATS) -> float:
     """Common-prefix length of two answers as a share of the shorter (1.0 when one is a prefix of the other).
+
+    ``ties``: the greedy tokens of the reference ``b`` as ``[piece, margin]`` (log-probability of its top token minus
+    the runner-up's); when ``a`` leaves ``b`` inside a token whose margin is at most ``tie``, the divergence is a tie
+    the reference itself could not settle (another CPU's rounding flips it) and the prompt counts as agreeing.
 
     >>> agreement("The sky is blue because", "The sky is red"), agreement("", "x")
     (0.7857142857142857, 0.0)
+    >>> agreement("The sky is blue", "The sky is red", [["The", 3.0], [" sky", 2.0], [" is", 1.0], [" red", 0.01]])
+    1.0
     """
     a, b = _norm(a), _norm(b)
     n = min(len(a), len(b))
@@ -87,6 +123,10 @@ def agreement(a: str, b: str) -> float:
     k = 0
     while k < n and a[k] == b[k]:
         k += 1
+    if k < n and ties:
+        text, owner = _owners([str(t[0]) for t in ties])
+        if text == b and float(ties[owner[k]][1]) <= tie:
+            return 1.0
     return k / n
 
 
@@ -105,8 +145,10 @@ def informative(answers: list[str | None]) -> bool:
     return rich * 3 >= len(got) and len(set(got)) * 2 >= len(got)
 
 
-def mean_agreement(answers: list[str | None], ref: list[str]) -> float | None:
-    vals = [agreement(a, r) for a, r in zip(answers, ref, strict=True) if a is not None]
+def mean_agreement(answers: list[str | None], ref: list[str], ties: list[Any] | None = None) -> float | None:
+    """Mean :func:`agreement` over the answered prompts (``ties``: the reference's greedy tokens and margins)."""
+    tl = list(ties) if ties else [None] * len(ref)
+    vals = [agreement(a, r, t) for a, r, t in zip(answers, ref, tl, strict=True) if a is not None]
     return float(np.mean(vals)) if vals else None
 
 
@@ -115,28 +157,36 @@ def mean_agreement(answers: list[str | None], ref: list[str]) -> float | None:
 
 def greedy_answers(gguf: Path, *, chat_format: str | None, prompts: tuple[str, ...] = FINGERPRINT_PROMPTS,
                    max_tokens: int = MAX_TOKENS, n_threads: int | None = None) -> dict[str, Any]:
-    """Greedy answers of the model in ``gguf`` and the top-5 log-probabilities of its first answer token, computed
-    in-process with llama-cpp-python (as its server would)."""
+    """Greedy answers of the model in ``gguf`` with each greedy token's top-2 margin (``tokens``: ``[piece,
+    margin]``), and the top-5 log-probabilities of its first answer token, computed in-process with
+    llama-cpp-python (as its server would)."""
     from llama_cpp import Llama
 
     llm = Llama(model_path=str(gguf), n_ctx=512, verbose=False, chat_format=chat_format, n_threads=n_threads,
                 logits_all=True)
     try:
-        answers, firsts = [], []
+        answers, tokens, firsts = [], [], []
         for p in prompts:
             msg = [{"role": "user", "content": p}]
-            r = llm.create_chat_completion(msg, max_tokens=max_tokens, temperature=0.0)  # type: ignore[arg-type]
-            answers.append(r["choices"][0]["message"]["content"] or "")  # type: ignore[index]
-            r = llm.create_chat_completion(msg, max_tokens=1, temperature=0.0, logprobs=True,  # type: ignore[arg-type]
+            r = llm.create_chat_completion(msg, max_tokens=max_tokens, temperature=0.0, logprobs=True,  # type: ignore[arg-type]
                                            top_logprobs=TOP_K)
-            lp = ((r["choices"][0].get("logprobs") or {}).get("content") or [{}])[0]  # type: ignore[index,union-attr]
+            answers.append(r["choices"][0]["message"]["content"] or "")  # type: ignore[index]
+            content = (r["choices"][0].get("logprobs") or {}).get("content") or []  # type: ignore[index,union-attr]
+            tokens.append([[t["token"], round(_margin(t.get("top_logprobs") or []), 4)] for t in content])
+            lp = content[0] if content else {}
             firsts.append([[a["token"], round(float(a["logprob"]), 5)] for a in lp.get("top_logprobs") or []])
         # the chat template's own overhead (as the tokenizer probe measures it: prompt_tokens("Hi") - n("Hi"))
         r = llm.create_chat_completion([{"role": "user", "content": "Hi"}], max_tokens=1, temperature=0.0)
         overhead = int(r["usage"]["prompt_tokens"]) - len(llm.tokenize(b"Hi", add_bos=False, special=False))  # type: ignore[index]
     finally:
         llm.close()
-    return {"answers": answers, "first": firsts, "overhead": overhead}
+    return {"answers": answers, "tokens": tokens, "first": firsts, "overhead": overhead}
+
+
+def _margin(top: list[dict[str, Any]]) -> float:
+    """Log-probability of the top token minus the runner-up's (large when there is no runner-up)."""
+    lps = sorted((float(x["logprob"]) for x in top), reverse=True)
+    return lps[0] - lps[1] if len(lps) > 1 else 99.0
 
 
 def build_lineage(*, root: Path | None = None, log: Callable[[str], None] = lambda s: None,
@@ -165,7 +215,8 @@ def build_lineage(*, root: Path | None = None, log: Callable[[str], None] = lamb
             cp = derive_variant(path, q, dst)
             log(f"  {name} as {q} ...")
             copies[f"{name}/{q}"] = {"of": name, **greedy_answers(cp, chat_format=s.chat_format, n_threads=n_threads)}
-    same = {k: mean_agreement(c["answers"], models[c["of"]]["answers"]) or 0.0 for k, c in copies.items()
+    same = {k: mean_agreement(c["answers"], models[c["of"]]["answers"], models[c["of"]].get("tokens")) or 0.0
+            for k, c in copies.items()
             if models[c["of"]]["informative"]}
     first_same = {k: mean_first_tv(c["first"], models[c["of"]]["first"]) for k, c in copies.items()}
     # independently trained references sharing a tokenizer (the zoo's small Llamas): the unrelated first-token band
@@ -177,9 +228,10 @@ def build_lineage(*, root: Path | None = None, log: Callable[[str], None] = lamb
     names = [m for m in models if models[m]["informative"]]
     for i, a in enumerate(names):
         for b in names[i + 1:]:
-            unrelated.append(mean_agreement(models[a]["answers"], models[b]["answers"]) or 0.0)
+            unrelated.append(mean_agreement(models[a]["answers"], models[b]["answers"], models[b].get("tokens"))
+                             or 0.0)
     return {"format": LINEAGE_FORMAT, "version": LINEAGE_VERSION,
-            "params": {"max_tokens": MAX_TOKENS, "prompts": list(FINGERPRINT_PROMPTS)},
+            "params": {"max_tokens": MAX_TOKENS, "prompts": list(FINGERPRINT_PROMPTS), "tie_nats": TIE_NATS},
             "models": models,
             "calibration": {**calibrate(same, unrelated),
                             **calibrate_first({k: v for k, v in first_same.items() if v is not None},
@@ -299,7 +351,7 @@ def decide(answers: list[str | None], refs: dict[str, Any],
     models = refs["models"]
     cands = [m for m in (candidates if candidates is not None else tuple(models))
              if m in models and models[m].get("informative", True)]
-    agree = [(m, mean_agreement(answers, models[m]["answers"])) for m in cands]
+    agree = [(m, mean_agreement(answers, models[m]["answers"], models[m].get("tokens"))) for m in cands]
     ranked = sorted(((m, a) for m, a in agree if a is not None), key=lambda kv: -kv[1])
     cal = refs["calibration"]
     if not ranked:

@@ -40,11 +40,11 @@ KNOWN_MODELS: tuple[KnownModel, ...] = (
 )
 
 
-def known_model(name: str) -> KnownModel:
-    for m in KNOWN_MODELS:
-        if m.name == name:
-            return m
-    raise UsageError(f"unknown local model {name!r}", hint="one of: " + ", ".join(m.name for m in KNOWN_MODELS))
+# llama.cpp built natively crashes on CPUs with AVX-512/AMX: the install script builds it with portable flags
+INSTALL_HINT = ("bash scripts/install.sh server (builds llama-cpp-python[server]==0.3.36 with portable CPU flags; "
+                "a plain pip install compiles for this CPU and can crash on others)")
+CHECK_HINT = ("if it dies on its first request: python scripts/check_llama_cpp.py --rebuild (rebuilds "
+              "llama-cpp-python portably)")
 
 
 def data_root() -> Path:
@@ -80,7 +80,7 @@ class LlamaServer:
             raise UsageError("GGUF not found", subject=str(gguf), hint="run `taoke zoo fetch --all`")
         if not llama_server_available():
             raise ProbeError("llama-cpp-python's server is not installed", subject=str(gguf),
-                             hint='pip install "llama-cpp-python[server]==0.3.36"')
+                             hint=INSTALL_HINT)
         self.gguf = Path(gguf)
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
@@ -96,7 +96,8 @@ class LlamaServer:
         while True:
             if self.proc.poll() is not None:
                 self._log.close()
-                raise ProbeError(f"llama.cpp server exited with code {self.proc.returncode}", subject=str(gguf))
+                raise ProbeError(f"llama.cpp server exited with code {self.proc.returncode}", subject=str(gguf),
+                                 hint=CHECK_HINT)
             try:
                 if httpx.get(f"{self.base_url}/models", timeout=2.0).status_code == 200:
                     break

@@ -6,7 +6,7 @@ Baseline (:func:`take_snapshot`): each of the :data:`~taoke.blackbox.prompts.FIN
 and, where the endpoint exposes them, the top-5 log-probabilities of the first generated token. No key, no
 headers: the file holds the endpoint URL, the model name and the answers.
 
-A check (:func:`check`, ``len(prompts) * check_samples`` queries, 24 by default, never more than 30) asks the same
+A check (:func:`check`, ``len(prompts) * check_samples + len(COUNT_TEXTS)`` queries, 27 by default, never more than 30) asks the same
 prompts again and tests ``H0: the endpoint's answer distribution is the one of the baseline`` with a two-sample
 MMD statistic and a within-prompt label permutation null (as the same-model test, Gao et al. 2024,
 arXiv:2410.20247; B3IT, ICML 2026, and logprob tracking, ICLR 2026, use the same idea of re-asking fixed prompts
@@ -18,8 +18,14 @@ permutation ties) and for one that samples (sampling noise is in both groups). A
 therefore has a false-alarm rate of at most ``alpha`` per check (measured in ``benchmarks/blackbox``).
 
 Besides the test, deterministic evidence: ``usage.prompt_tokens`` of a prompt that differs from every baseline count
-means another tokenizer or template. A shift by the same number of tokens on every prompt is a changed system
-prompt or template (the tokenizer agrees); any other change is another tokenizer, i.e. another model.
+means another tokenizer or template. Short English prompts count alike under most tokenizers (SmolLM2's and
+Gemma-3's give the same counts on the fingerprint prompts), so a swap between two models moves them all by the
+difference of the templates' overheads; the snapshot therefore also stores the counts of :data:`COUNT_TEXTS` (three
+strings in scripts that tokenizers split very differently: Hangul, emoji, Devanagari; one query each, 1 token). A
+shift by the same number of tokens on every prompt *and* every count text is a changed system prompt or template
+(the tokenizer counts all of them alike); any other change is another tokenizer, i.e. another model. Without count
+texts (a snapshot that has none, or none answered) a uniform shift is reported as ``shift`` but cannot exclude
+another tokenizer that counts the prompts alike.
 
 What changed (only when the test alarms or the counts changed), from effect sizes with fixed thresholds:
 
@@ -28,7 +34,7 @@ What changed (only when the test alarms or the counts changed), from effect size
   first-token distributions exceeds ``DRIFT_TV`` (log-probabilities);
 * ``drift`` -- same tokenizer, the first words still agree and the first-token distributions moved little: what a
   re-quantisation or another inference stack does to the same weights;
-* ``system prompt`` -- every count shifted by the same amount.
+* ``system prompt`` -- every count shifted by the same amount (and the outputs did not move far).
 
 The thresholds are fixed from quantisation error, not fitted to the evaluation: re-quantising the same weights
 (Q4_K_M -> Q8_0 on Gemma-3-270M in ``docs/blackbox.md``) moves the first-token distribution by a total variation of
@@ -51,6 +57,7 @@ import numpy as np
 
 from taoke.blackbox.client import ChatClient, ChatRequest, ChatResponse, Ledger
 from taoke.blackbox.embed import embed
+from taoke.blackbox.probes.tokenizer import PROBE_STRINGS
 from taoke.blackbox.prompts import FINGERPRINT_PROMPTS
 from taoke.blackbox.same_model import mmd_permutation_test
 from taoke.errors import ProbeError, UsageError
@@ -61,6 +68,8 @@ MAX_CHECK_QUERIES = 30
 DRIFT_AGREEMENT = 0.5  # first-word agreement with the baseline below this: another model
 DRIFT_TV = 0.25  # mean first-token total variation above this: another model
 TOP_K = 5
+# strings whose token counts differ most across the shipped tokenizer table (Hangul, emoji, Devanagari)
+COUNT_TEXTS: tuple[str, ...] = (PROBE_STRINGS[4], PROBE_STRINGS[9], PROBE_STRINGS[13])
 _NONCE_SNAPSHOT = 1 << 40  # nonces of snapshot requests; a check's are (check index << 8) + sample
 
 
@@ -96,12 +105,14 @@ class Snapshot:
     logprobs: bool
     samples: tuple[tuple[Sample, ...], ...]  # per prompt
     queries: int
+    counts: tuple[tuple[str, int], ...] = ()  # COUNT_TEXTS -> usage.prompt_tokens (1-token answers)
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": SNAPSHOT_FORMAT, "version": SNAPSHOT_VERSION, "endpoint": self.endpoint,
                 "created": self.created, "max_tokens": self.max_tokens, "logprobs": self.logprobs,
                 "queries": self.queries, "prompts": [{"prompt": p, "samples": [s.to_dict() for s in ss]}
-                                                     for p, ss in zip(self.prompts, self.samples, strict=True)]}
+                                                     for p, ss in zip(self.prompts, self.samples, strict=True)],
+                "counts": [{"text": t, "prompt_tokens": n} for t, n in self.counts]}
 
     @classmethod
     def from_dict(cls, d: Any, subject: str = "snapshot") -> Snapshot:
@@ -111,8 +122,9 @@ class Snapshot:
         try:
             prompts = tuple(str(p["prompt"]) for p in d["prompts"])
             samples = tuple(tuple(Sample.from_dict(s) for s in p["samples"]) for p in d["prompts"])
+            counts = tuple((str(c["text"]), int(c["prompt_tokens"])) for c in d.get("counts") or ())
             return cls(dict(d["endpoint"]), str(d["created"]), prompts, int(d["max_tokens"]), bool(d["logprobs"]),
-                       samples, int(d.get("queries", 0)))
+                       samples, int(d.get("queries", 0)), counts)
         except (KeyError, TypeError, ValueError) as e:
             raise UsageError(f"malformed snapshot: {type(e).__name__}: {e}", subject=subject, hint=hint) from None
 
@@ -147,6 +159,12 @@ def _ask(client: ChatClient, prompts: Sequence[str], n: int, max_tokens: int, lo
     return out
 
 
+def _ask_counts(client: ChatClient, texts: Sequence[str], nonce: int, ledger: Ledger) -> list[int | None]:
+    """``usage.prompt_tokens`` of each text sent alone (1 generated token)."""
+    reqs = [ChatRequest.user(t, max_tokens=1, temperature=0.0, nonce=nonce) for t in texts]
+    return [r.prompt_tokens if r is not None else None for r in ledger.keep(client.complete_many(reqs))]
+
+
 def take_snapshot(client: ChatClient, *, prompts: Sequence[str] = FINGERPRINT_PROMPTS, samples: int = 3,
                   max_tokens: int = 16, logprobs: bool | None = None) -> Snapshot:
     """Ask every prompt ``samples`` times; ``logprobs=None`` asks for them and keeps them if the endpoint does."""
@@ -159,6 +177,7 @@ def take_snapshot(client: ChatClient, *, prompts: Sequence[str] = FINGERPRINT_PR
         logprobs = bool(probe[0]) and probe[0][0].first is not None
         ledger = Ledger()
     got = _ask(client, prompts, samples, max_tokens, logprobs, _NONCE_SNAPSHOT, ledger)
+    counts = _ask_counts(client, COUNT_TEXTS, _NONCE_SNAPSHOT, ledger)
     answered = sum(len(g) for g in got)
     if answered < len(prompts):
         raise ProbeError(f"snapshot: only {answered} of {len(prompts) * samples} queries answered"
@@ -167,7 +186,8 @@ def take_snapshot(client: ChatClient, *, prompts: Sequence[str] = FINGERPRINT_PR
     after = client.budget.snapshot()
     return Snapshot(client.endpoint.to_dict(), _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
                     tuple(prompts), max_tokens, logprobs, tuple(tuple(g) for g in got),
-                    (after.charged - before.charged) + (after.cached - before.cached))
+                    (after.charged - before.charged) + (after.cached - before.cached),
+                    tuple((t, n) for t, n in zip(COUNT_TEXTS, counts, strict=True) if n is not None))
 
 
 # -- the check --------------------------------------------------------------------------------------------------
@@ -235,23 +255,23 @@ class CheckResult:
                 "errors": list(self.errors), "note": self.note}
 
 
-def _count_change(base: Snapshot, cur: list[list[Sample]]) -> str | None:
-    """None (no count differs), ``shift:<d>`` (every differing prompt moved by the same d, all prompts moved), or
-    ``tokenizer`` (counts changed otherwise)."""
-    shifts: list[int] = []
-    moved = 0
-    compared = 0
+def _count_change(base: Snapshot, cur: list[list[Sample]], counts: Sequence[int | None] = ()) -> str | None:
+    """None (no count differs), ``shift:<d>`` (every prompt and count text moved by the same d), or ``tokenizer``
+    (counts changed otherwise). ``counts``: the check's counts of ``base.counts``' texts, in order."""
+    pairs: list[tuple[set[int], int]] = []  # (baseline counts of a text, one count now)
     for bs, cs in zip(base.samples, cur, strict=True):
         known = {s.prompt_tokens for s in bs if s.prompt_tokens is not None}
-        for c in cs:
-            if c.prompt_tokens is None or not known:
-                continue
-            compared += 1
-            if c.prompt_tokens not in known:
-                moved += 1
-                shifts.append(c.prompt_tokens - min(known))
-            else:
-                shifts.append(0)
+        pairs += [(known, c.prompt_tokens) for c in cs if c.prompt_tokens is not None and known]
+    pairs += [({n0}, n) for (_t, n0), n in zip(base.counts, counts, strict=False) if n is not None]
+    shifts: list[int] = []
+    moved = 0
+    compared = len(pairs)
+    for known, n in pairs:
+        if n not in known:
+            moved += 1
+            shifts.append(n - min(known))
+        else:
+            shifts.append(0)
     if not moved:
         return None
     if moved == compared and len(set(shifts)) == 1:
@@ -263,12 +283,13 @@ def check(client: ChatClient, base: Snapshot, *, index: int = 0, samples: int = 
           n_perm: int = 2000, rng: np.random.Generator) -> CheckResult:
     """Re-ask the baseline's prompts ``samples`` times (at most :data:`MAX_CHECK_QUERIES` queries) and test."""
     now = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
-    if samples * len(base.prompts) > MAX_CHECK_QUERIES:
-        raise UsageError(f"a check would send {samples * len(base.prompts)} queries (max {MAX_CHECK_QUERIES})",
-                         hint="lower --samples")
+    n_queries = samples * len(base.prompts) + len(base.counts)
+    if n_queries > MAX_CHECK_QUERIES:
+        raise UsageError(f"a check would send {n_queries} queries (max {MAX_CHECK_QUERIES})", hint="lower --samples")
     ledger = Ledger()
     before = client.budget.snapshot()
     cur = _ask(client, base.prompts, samples, base.max_tokens, base.logprobs, (index + 1) << 8, ledger)
+    now_counts = _ask_counts(client, [t for t, _n in base.counts], (index + 1) << 8, ledger) if base.counts else []
     after = client.budget.snapshot()
     spent = (after.charged - before.charged) + (after.cached - before.cached)
     answered = sum(len(c) for c in cur)
@@ -277,7 +298,7 @@ def check(client: ChatClient, base: Snapshot, *, index: int = 0, samples: int = 
         return CheckResult(status="error", change=None, p_value=None, first_word_agreement=None, mean_tv=None,
                            count_change=None, note="no query answered: " + (ledger.errors[0] if ledger.errors else "?"),
                            **common)  # type: ignore[arg-type]
-    counts = _count_change(base, cur)
+    counts = _count_change(base, cur, now_counts)
     # first-word agreement: share of prompts whose most common first word is among the baseline's first words
     agree = [Counter(_first_word(s.text) for s in cs).most_common(1)[0][0] in {_first_word(b.text) for b in bs}
              for bs, cs in zip(base.samples, cur, strict=True) if cs]
