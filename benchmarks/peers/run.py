@@ -334,9 +334,12 @@ def markdown(res: dict[str, Any]) -> str:
 
 # ------------------------------------------------------------------------------------------------ main
 def run(pairs: list[Pair], adapters: tuple[str, ...] = ADAPTERS, *, timeout_s: float = 600,
-        log: Any = print, partial: Path | None = None) -> dict[str, Any]:  # fmt: skip
+        log: Any = print, partial: Path | None = None,
+        done: list[dict[str, Any]] | None = None) -> dict[str, Any]:  # fmt: skip
     """Every tool on every pair. ``partial``: each record is also appended there as one JSON line as soon as it
-    is measured (a run cut short keeps what it measured)."""
+    is measured (a run cut short keeps what it measured); ``done``: records of such a run, kept instead of being
+    measured again (their wall time is added to the run's seconds)."""
+    kept = {(r["tool"], r["a"], r["b"]): r for r in done or []}
     tools: dict[str, dict[str, Any]] = {}
     pys: dict[str, Path] = {}
     for ad in adapters:
@@ -351,6 +354,9 @@ def run(pairs: list[Pair], adapters: tuple[str, ...] = ADAPTERS, *, timeout_s: f
     for i, pair in enumerate(pairs):
         for name, info in tools.items():
             if info["unavailable"]:
+                continue
+            if (name, pair.name_a, pair.name_b) in kept:
+                records.append(kept[(name, pair.name_a, pair.name_b)])
                 continue
             rec = run_one(info["adapter"], pys[name], pair, timeout_s)
             rec.update(tool=name, row=pair.row, truth=pair.truth, a=pair.name_a, b=pair.name_b)
@@ -369,7 +375,7 @@ def run(pairs: list[Pair], adapters: tuple[str, ...] = ADAPTERS, *, timeout_s: f
             "cpus": os.cpu_count(),
             "loadavg_start": os.getloadavg(),
         },  # fmt: skip
-        "seconds": time.perf_counter() - t_all,
+        "seconds": time.perf_counter() - t_all + sum(r["wall_s"] for r in kept.values()),
         "tools": tools,
         "pairs": [p.__dict__ for p in pairs],
         "records": records,
@@ -394,7 +400,7 @@ def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 raise SystemExit(f"merge: tool {t} is in two runs")
             if t not in tools or tools[t]["unavailable"]:
                 tools[t] = info
-        records += [x for x in r["records"] if not r["tools"][x["tool"]]["unavailable"]]
+        records += [_record(x) for x in r["records"] if not r["tools"][x["tool"]]["unavailable"]]
     res = dict(first, tools=tools, records=records, seconds=sum(r["seconds"] for r in runs),
                command=" + ".join(r["command"] for r in runs), finished=runs[-1].get("finished"),
                parts=[{k: r.get(k) for k in ("command", "seconds", "finished", "machine")} for r in runs])  # fmt: skip
@@ -411,6 +417,11 @@ def _clean(x: Any) -> Any:
     if isinstance(x, list | tuple):
         return [_clean(v) for v in x]
     return x
+
+
+def _record(rec: dict[str, Any]) -> dict[str, Any]:
+    """A record read back from JSON: the numbers ``_clean`` wrote as "inf"/"-inf"/"nan" become floats again."""
+    return {k: float(v) if k not in ("raw", "error") and v in ("inf", "-inf", "nan") else v for k, v in rec.items()}
 
 
 def _secs(x: float) -> str:
@@ -515,6 +526,8 @@ def main(argv: list[str] | None = None) -> int:
                     "instead of running")  # fmt: skip
     ap.add_argument("--also", default="", help="with --quick: add the related pairs whose B is one of these "
                     "comma-separated zoo entries")  # fmt: skip
+    ap.add_argument("--resume", action="store_true", help="keep the records in OUT.partial.jsonl (a run "
+                    "cut short) and measure only the rest")  # fmt: skip
     ap.add_argument("--merge", type=Path, nargs="+", default=None, help="combine saved runs of different tools "
                     "on the same pairs into --out (a run split into time slots) and render it")  # fmt: skip
     a = ap.parse_args(argv)
@@ -528,8 +541,12 @@ def main(argv: list[str] | None = None) -> int:
         pairs = zoo_pairs(a.zoo, quick=a.quick, full_zoo=a.full_zoo, also=also) + real_pairs(a.data)
         adapters = tuple(f"adapt_{t.strip()}" for t in a.tools.split(",") if t.strip())
         partial = a.out.with_suffix(".partial.jsonl")
-        partial.unlink(missing_ok=True)
-        res = run(pairs, adapters, timeout_s=a.timeout, partial=partial)
+        done = None
+        if a.resume and partial.exists():
+            done = [_record(json.loads(ln)) for ln in partial.read_text().splitlines() if ln.strip()]
+        else:
+            partial.unlink(missing_ok=True)
+        res = run(pairs, adapters, timeout_s=a.timeout, partial=partial, done=done)
         res["command"] = "python benchmarks/peers/run.py " + " ".join(argv if argv is not None else sys.argv[1:])
         res["mode"] = "quick" if a.quick else "full"
         res["finished"] = time.strftime("%Y-%m-%d %H:%M %Z")
