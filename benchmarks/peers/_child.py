@@ -1,7 +1,7 @@
 """Run one tool on one pair in this (fresh) process and print one JSON line with its answer and its costs.
 
     python _child.py ADAPTER PATH_A PATH_B TRUTH TRANSFORM
-    python _child.py --prepare ADAPTER PATH      (untimed input conversion, once per model; see run.prepare)
+    python _child.py --prepare ADAPTER PATH...   (untimed input conversions, once per model; see run.prepare)
 
 Costs measured here, at exit: wall time of ``compare`` (imports excluded; the parent also times the whole
 process), peak resident memory (``ru_maxrss`` of this process and of any children it waited for) and the
@@ -35,7 +35,12 @@ def _io() -> dict[str, int]:
 def main(argv: list[str]) -> int:
     if argv[1:2] == ["--prepare"]:
         mod = importlib.import_module(argv[2])
-        print(mod.prepare(Path(argv[3])))
+        for path in argv[3:]:
+            try:
+                out = str(mod.prepare(Path(path)))
+            except Exception as e:  # one model's failure is logged; the pair then runs on the unprepared input
+                out = f"failed: {type(e).__name__}: {e}"
+            print(f"@@PREPARED@@{Path(path).name}\t{out.splitlines()[-1] if out else ''}", flush=True)
         return 0
     mod_name, pa, pb, truth, transform = argv[1:6]
     t_start = time.perf_counter()

@@ -146,12 +146,19 @@ def prepare(adapter: str, py: Path, paths: list[str], log: Any = print, timeout_
     if p.returncode != 0 or p.stdout.strip().splitlines()[-1:] != ["True"]:
         return
     env = dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    for path in paths:
-        q = subprocess.run([str(py), str(HERE / "_child.py"), "--prepare", adapter, path], capture_output=True,
-                           text=True, timeout=timeout_s, env=env, cwd=str(HERE))  # fmt: skip
-        out = q.stdout if q.returncode == 0 else q.stdout + q.stderr
-        lines = out.strip().splitlines() or [f"exit {q.returncode}"]
-        log(f"prepare {adapter.removeprefix('adapt_')} {Path(path).name}: {lines[-1][:200]}")
+    try:  # one process for all models (an interpreter start with the tool's imports costs seconds)
+        q = subprocess.run([str(py), str(HERE / "_child.py"), "--prepare", adapter, *paths], capture_output=True,
+                           text=True, timeout=timeout_s * max(1, len(paths)), env=env, cwd=str(HERE))  # fmt: skip
+    except subprocess.TimeoutExpired:
+        log(f"prepare {adapter.removeprefix('adapt_')}: timed out; pairs run on the unprepared inputs")
+        return
+    for ln in q.stdout.splitlines():
+        if ln.startswith("@@PREPARED@@"):
+            name, _, what = ln[len("@@PREPARED@@") :].partition("\t")
+            log(f"prepare {adapter.removeprefix('adapt_')} {name}: {what[:200]}")
+    if q.returncode != 0:
+        log(f"prepare {adapter.removeprefix('adapt_')}: exit {q.returncode}: "
+            f"{(q.stderr.strip().splitlines() or ['?'])[-1][:200]}")  # fmt: skip
 
 
 def tool_status(adapter: str) -> tuple[str, str, Path, str | None]:
