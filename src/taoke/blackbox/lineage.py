@@ -429,16 +429,27 @@ def _by_first_tokens(client: ChatClient, refs: dict[str, Any], cands: tuple[str,
         return LineageEvidence("inconclusive", None, (), note="the endpoint's greedy answers are degenerate (the "
                                "same few words for every prompt) and it gives no log-probabilities: its text cannot "
                                "identify it", **common)  # type: ignore[arg-type]
+    outcome, best, tvs = decide_first(got, refs, cands)
+    if not tvs:
+        return LineageEvidence("unknown", None, (), note="no reference to compare with", **common)  # type: ignore[arg-type]
+    return LineageEvidence(outcome, best, (), first_tv=tuple(tvs), **common)  # type: ignore[arg-type]
+
+
+def decide_first(got: list[Any], refs: dict[str, Any],
+                 cands: tuple[str, ...]) -> tuple[str, str | None, list[tuple[str, float]]]:
+    """(outcome, model, TV ranking) of first-token top-k distributions (one per prompt, ``None`` when missing)
+    against the references' (the fallback when greedy text is degenerate)."""
+    cal = refs["calibration"]
+    tf = (float(cal.get("first_known_threshold", 0.0)), float(cal.get("first_related_threshold", 1.0)))
     tvs = []
     for m in cands:
         ref = refs["models"].get(m, {}).get("first")
-        v = mean_first_tv(got, ref[:FIRST_PROMPTS]) if ref else None
+        v = mean_first_tv(got[:FIRST_PROMPTS], ref[:FIRST_PROMPTS]) if ref else None
         if v is not None:
             tvs.append((m, v))
     tvs.sort(key=lambda kv: kv[1])
     if not tvs:
-        return LineageEvidence("unknown", None, (), note="no reference to compare with", **common)  # type: ignore[arg-type]
+        return "unknown", None, tvs
     best, tv = tvs[0]
     outcome = "known" if tv <= tf[0] else "derivative" if tv < tf[1] else "unknown"
-    return LineageEvidence(outcome, best if outcome != "unknown" else None, (), first_tv=tuple(tvs),
-                           **common)  # type: ignore[arg-type]
+    return outcome, best if outcome != "unknown" else None, tvs
