@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from taoke.cli._output import JSON_OPTION_HELP, emit
+from taoke.cli._output import JSON_OPTION_HELP, emit, stage_progress
 
 
 def fingerprint_cmd(
@@ -29,8 +29,11 @@ def fingerprint_cmd(
 
     if units < 0 or (unit_layers is not None and unit_layers < 0):
         raise UsageError(f"--units and --unit-layers must be >= 0, got {units} and {unit_layers}")
-    fp = make_fingerprint(model, units=units, unit_layers=unit_layers, name=name)
-    fp.save(out)
+    with stage_progress("opening the model", enabled=not as_json) as progress:
+        fp = make_fingerprint(model, units=units, unit_layers=unit_layers, name=name, progress=progress)
+        if progress is not None:
+            progress("writing the fingerprint", 0.0)
+        fp.save(out)
     src = fp.header["source"]
     d = {"format": "taoke.fingerprint-summary", "version": 1, "output": str(out), "name": fp.name,
          "size": out.stat().st_size, "bytes_read": src["bytes_read"], "file_size": src["file_size"],

@@ -53,7 +53,7 @@ import json
 import os
 import time
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -267,6 +267,7 @@ def make_fingerprint(
     unit_layers: int | None = None,
     name: str | None = None,
     location: str | None = None,
+    progress: Callable[[str, float], None] | None = None,
 ) -> Fingerprint:
     """Fingerprint ``model`` (a :class:`taoke.model.Model` or anything :func:`taoke.open` accepts).
 
@@ -274,7 +275,8 @@ def make_fingerprint(
     0 on every layer; None (the default) picks k so that the MLPs read for units stay within
     :data:`UNIT_BUDGET` and 5 % of the file (:func:`auto_unit_layers`; SmolLM2-135M: every layer, Llama-3.2-1B and
     a 7B model: 1, a 70B: none — a light fingerprint). Each
-    unit layer's MLP is read once, streamed, so memory stays bounded whatever its size (docs/index.md)."""
+    unit layer's MLP is read once, streamed, so memory stays bounded whatever its size (docs/index.md).
+    ``progress(stage, fraction)`` is called as the layers are done (the CLI draws it)."""
     import taoke
     from taoke.model import Model
 
@@ -283,13 +285,15 @@ def make_fingerprint(
     try:
         if unit_layers is None:
             units, unit_layers = auto_unit_layers(m, units)
-        return _fingerprint(m, units=units, unit_layers=unit_layers, name=name, location=location or m.path)
+        return _fingerprint(m, units=units, unit_layers=unit_layers, name=name, location=location or m.path,
+                            progress=progress)  # fmt: skip
     finally:
         if own:
             m.close()
 
 
-def _fingerprint(m: Any, *, units: int, unit_layers: int, name: str | None, location: str) -> Fingerprint:
+def _fingerprint(m: Any, *, units: int, unit_layers: int, name: str | None, location: str,
+                 progress: Callable[[str, float], None] | None = None) -> Fingerprint:  # fmt: skip
     from taoke.index.sketch import minhash
 
     t0 = time.perf_counter()
@@ -319,7 +323,9 @@ def _fingerprint(m: Any, *, units: int, unit_layers: int, name: str | None, loca
     cache = _WholeReads(m)
     chosen = set(unit_layer_choice(int(m.layers), unit_layers)) if units > 0 else set()
     kept_layers: list[int] = []
-    for layer in sorted(by_layer):
+    for n_done, layer in enumerate(sorted(by_layer)):
+        if progress is not None:
+            progress("reading samples, anchors and units", n_done / len(by_layer))
         todo = sorted(by_layer[layer])
         sampled = [r for r in todo if _expert_of(r) < SAMPLE_EXPERTS]
         cache.prefetch(sampled)
