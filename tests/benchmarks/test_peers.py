@@ -9,6 +9,8 @@ they are skipped with the reason the harness gives.
 from __future__ import annotations
 
 import importlib.util
+import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -130,3 +132,45 @@ def test_cisco_labels_and_gguf_export(run_mod: Any, pairs: list[Any]) -> None:
     smol = recs["smollm2-q4_1"]
     assert smol["error"] is None and smol["related"] is False and smol["raw"].startswith("Not Matched")
     assert smol["detail"]["metadata_only"] and smol["score"] <= 0.65
+
+
+def test_merge_and_resume_keep_every_record(run_mod: Any, tmp_path: Path) -> None:
+    """A run split into jobs of different tools on the same pairs merges into one result; a run cut short keeps
+    its measured records (read back from JSON lines, non-finite scores included) and measures only the rest."""
+    P = run_mod.Pair
+    pairs = [P("/m/a", "/m/b", "derived", "noise", "a", "b"), P("/m/a", "/m/c", "independent", "indep", "a", "c")]
+
+    def rec(tool: str, b: str, related: bool, score: float) -> dict[str, Any]:
+        return {"tool": tool, "a": "a", "b": b, "row": "r", "truth": "derived" if b == "b" else "independent",
+                "related": related, "raw": "x", "error": None, "score": score, "wall_s": 1.0,
+                "peak_rss_kb": 2048}  # fmt: skip
+
+    def part(tool: str, recs: list[dict[str, Any]]) -> dict[str, Any]:
+        r = {"command": f"run {tool}", "seconds": 2.0, "machine": {"cpus": 2, "platform": "p"},
+             "tools": {tool: {"adapter": f"adapt_{tool}", "claim": "", "unavailable": None}},
+             "pairs": [p.__dict__ for p in pairs], "records": recs}  # fmt: skip
+        return json.loads(json.dumps(run_mod._clean(r)))  # as saved: inf -> "inf"
+
+    t1 = part("t1", [rec("t1", "b", True, math.inf), rec("t1", "c", False, 0.1)])
+    t2 = part("t2", [rec("t2", "b", False, 0.2), rec("t2", "c", True, 0.9)])
+    res = run_mod.merge([t1, t2])
+    s = res["summary"]["tools"]
+    assert (s["t1"]["correct"], s["t2"]["correct"]) == (2, 0) and len(res["records"]) == 4
+    assert res["seconds"] == 4.0 and res["command"] == "run t1 + run t2" and len(res["parts"]) == 2
+    assert s["t1"]["auc"] == 1.0  # the "inf" score read back as a float
+    with pytest.raises(SystemExit):
+        run_mod.merge([t1, t1])  # a tool twice
+    other = dict(t2, pairs=t2["pairs"][:1])
+    with pytest.raises(SystemExit):
+        run_mod.merge([t1, other])  # other pairs
+
+    # resume: both records are kept, nothing is measured again (no adapter runs for them)
+    done = [run_mod._record(json.loads(json.dumps(run_mod._clean(r)))) for r in t1["records"]]
+    tool_status = run_mod.tool_status
+    run_mod.tool_status = lambda ad: ("t1", "", Path(sys.executable), None)
+    try:
+        out = run_mod.run(pairs, ("adapt_t1",), log=lambda _s: None, done=done)
+    finally:
+        run_mod.tool_status = tool_status
+    assert [r["b"] for r in out["records"]] == ["b", "c"] and out["records"][0]["score"] == math.inf
+    assert out["summary"]["tools"]["t1"]["correct"] == 2
