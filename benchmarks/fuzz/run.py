@@ -114,14 +114,16 @@ def run_target(target: str, out: Path, *, runs: int | None, seconds: int | None,
 
 def markdown(results: list[dict[str, Any]]) -> str:
     """The results as a Markdown table (docs/hostile-files.md)."""
-    rows = ["| reader (target) | fuzzed inputs | findings | exec/s | peak RSS (MB) | coverage (edges) | corpus |",
-            "|---|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| reader (target) | fuzzed inputs | findings | seconds | exec/s | peak RSS (MB) | coverage (edges) | corpus |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    order = {t: i for i, t in enumerate(targets.TARGETS)}
+    results = sorted(results, key=lambda r: order.get(r["target"], len(order)))
     for r in results:
-        rows.append(f"| {r['target']} | {r['executions']:,d} | {r['findings']} | {r['exec_per_s'] or 0:,.0f} | "
-                    f"{r['peak_rss_mb']} | {r['coverage']} | {r['corpus']} |")
+        rows.append(f"| {r['target']} | {r['executions']:,d} | {r['findings']} | {r['seconds']:,.0f} | "
+                    f"{r['exec_per_s'] or 0:,.0f} | {r['peak_rss_mb']} | {r['coverage']} | {r['corpus']} |")
     total = sum(r["executions"] for r in results)
-    rows.append(f"| **all** | **{total:,d}** | **{sum(r['findings'] for r in results)}** | | "
-                f"{max((r['peak_rss_mb'] or 0) for r in results)} | | |")
+    rows.append(f"| **all** | **{total:,d}** | **{sum(r['findings'] for r in results)}** | "
+                f"{sum(r['seconds'] for r in results):,.0f} | | {max((r['peak_rss_mb'] or 0) for r in results)} | | |")
     return "\n".join(rows)
 
 
