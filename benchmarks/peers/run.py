@@ -534,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--also", default="", help="with --quick: add the related pairs whose B is one of these "
                     "comma-separated zoo entries")  # fmt: skip
     ap.add_argument("--resume", action="store_true", help="keep the records in OUT.partial.jsonl (a run "
-                    "cut short) and measure only the rest")  # fmt: skip
+                    "cut short) and measure only the rest (timed-out pairs again)")  # fmt: skip
     ap.add_argument("--merge", type=Path, nargs="+", default=None, help="combine saved runs of different tools "
                     "on the same pairs into --out (a run split into time slots) and render it")  # fmt: skip
     a = ap.parse_args(argv)
@@ -551,6 +551,7 @@ def main(argv: list[str] | None = None) -> int:
         done = None
         if a.resume and partial.exists():
             done = [_record(json.loads(ln)) for ln in partial.read_text().splitlines() if ln.strip()]
+            done = [r for r in done if r.get("raw") != "timeout"]  # measured again (a busy machine, a short limit)
         else:
             partial.unlink(missing_ok=True)
         res = run(pairs, adapters, timeout_s=a.timeout, partial=partial, done=done)
