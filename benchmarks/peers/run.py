@@ -415,6 +415,26 @@ def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return res
 
 
+def _only(pairs: list[dict[str, Any]], only: str) -> list[Pair]:
+    """The pairs whose B is named in ``only`` (comma-separated; all when empty), one per B name."""
+    names = [x.strip() for x in only.split(",") if x.strip()]
+    out: list[Pair] = []
+    for d in pairs:
+        p = Pair(**d)
+        if not names or (p.name_b in names and p.name_b not in {q.name_b for q in out}):
+            out.append(p)
+    return out
+
+
+def _restrict(res: dict[str, Any], only: str) -> dict[str, Any]:
+    """A saved run cut down to the ``--only`` pairs (its records for other pairs dropped)."""
+    keep = _only(res["pairs"], only)
+    ids = {(p.name_a, p.name_b) for p in keep}
+    recs = [r for r in res["records"] if (r["a"], r["b"]) in ids]
+    return dict(res, pairs=[p.__dict__ for p in keep], records=recs,
+                seconds=sum(float(r["wall_s"]) for r in recs) if only else res["seconds"])  # fmt: skip
+
+
 def _clean(x: Any) -> Any:
     """Strict JSON: non-finite floats become the strings "inf", "-inf", "nan"."""
     if isinstance(x, float) and not math.isfinite(x):
@@ -535,17 +555,21 @@ def main(argv: list[str] | None = None) -> int:
                     "comma-separated zoo entries")  # fmt: skip
     ap.add_argument("--resume", action="store_true", help="keep the records in OUT.partial.jsonl (a run "
                     "cut short) and measure only the rest (timed-out pairs again)")  # fmt: skip
+    ap.add_argument("--only", default="", help="keep only the pairs whose B is one of these comma-separated "
+                    "names (zoo entries; a real pair by its file name) — a representative subset; with --merge, the saved "
+                    "runs are cut down to those pairs")  # fmt: skip
     ap.add_argument("--merge", type=Path, nargs="+", default=None, help="combine saved runs of different tools "
                     "on the same pairs into --out (a run split into time slots) and render it")  # fmt: skip
     a = ap.parse_args(argv)
     if a.from_json:
         res = json.loads(a.from_json.read_text())
     elif a.merge:
-        res = merge([json.loads(p.read_text()) for p in a.merge])
+        res = merge([_restrict(json.loads(p.read_text()), a.only) for p in a.merge])
         a.out.write_text(json.dumps(_clean(res), indent=1, default=str, allow_nan=False) + "\n")
     else:
         also = tuple(x.strip() for x in a.also.split(",") if x.strip())
         pairs = zoo_pairs(a.zoo, quick=a.quick, full_zoo=a.full_zoo, also=also) + real_pairs(a.data)
+        pairs = [p for p in pairs if p in _only([p.__dict__ for p in pairs], a.only)]
         adapters = tuple(f"adapt_{t.strip()}" for t in a.tools.split(",") if t.strip())
         partial = a.out.with_suffix(".partial.jsonl")
         done = None
