@@ -54,28 +54,40 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--checks", type=int, default=100)
     ap.add_argument("--fresh", action="store_true")
+    ap.add_argument("--summary-only", action="store_true", help="summarise the log of an (interrupted) run")
+    ap.add_argument("--quick", action="store_true", help="skip the deterministic unchanged endpoint (p = 1 by "
+                    "construction) and the token-only swaps")
     args = ap.parse_args()
     log = Log("watch", fresh=args.fresh)
 
+    if not args.summary_only:
+        measure(log, args.checks, args.quick)
+    summarize(log)
+
+
+def measure(log: Log, checks: int, quick: bool) -> None:
     def pending(scenario: str, n: int) -> bool:
         return not log.done(f"{scenario}/check/{n - 1}")
 
     with served(BASE) as (base,):
-        sc = "unchanged, deterministic, logprobs"
-        if pending(sc, args.checks):
-            with ResellerProxy(base.base_url, system_prompt=None) as px:
-                run_checks(log, sc, px, args.checks, logprobs=True, seed=1)
-        sc = "unchanged, samples at T=0.8, token-only"
-        if pending(sc, args.checks):
-            with ResellerProxy(base.base_url, system_prompt=None, force_temperature=0.8) as px:
-                run_checks(log, sc, px, args.checks, logprobs=False, seed=2)
         for label, target in SWAPS.items():
             with served(target) as (tgt,):
-                for lp in (True, False):
+                for lp in (True,) if quick else (True, False):
                     sc = f"swap to {label}, {'logprobs' if lp else 'token-only'}"
                     if pending(sc, BEFORE + AFTER):
                         with ResellerProxy([base.base_url, tgt.base_url], system_prompt=None) as px:
                             run_checks(log, sc, px, BEFORE + AFTER, logprobs=lp, swap_at=BEFORE, seed=3)
+        sc = "unchanged, deterministic, logprobs"
+        if not quick and pending(sc, checks):
+            with ResellerProxy(base.base_url, system_prompt=None) as px:
+                run_checks(log, sc, px, checks, logprobs=True, seed=1)
+        sc = "unchanged, samples at T=0.8, token-only"
+        if pending(sc, checks):
+            with ResellerProxy(base.base_url, system_prompt=None, force_temperature=0.8) as px:
+                run_checks(log, sc, px, checks, logprobs=False, seed=2)
+
+
+def summarize(log: Log) -> None:
     rows = [r for r in log.rows if "/check/" in r["key"]]
     summary = []
     for sc in dict.fromkeys(r["scenario"] for r in rows):
