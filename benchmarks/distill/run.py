@@ -361,6 +361,7 @@ def main() -> None:
             print(table(result["black_box"][str(n)]["summary"], f"black-box (style ratio, {n} + 4 queries)"))
             save()
         timings["black"] = round(time.perf_counter() - t0, 1)
+        save()
     if "loo" in sections:
         t0 = time.perf_counter()
         n_probe = PLANS[args.subset].n_probe
