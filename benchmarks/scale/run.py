@@ -169,7 +169,7 @@ def bench_size(size: str, args: argparse.Namespace, results: dict[str, Any], log
                 raise RuntimeError(f"scale server did not start: {line!r}")
             base = m.group(1)
             urls = {k: f"{base}/{n}/" for k, n in zip("abc", names, strict=True)}
-            for pair in ("b", "c"):
+            for pair in args.pairs:
                 s0 = server_stats(base, proc.pid)
                 rec = run(TAOKE + ["compare", urls["a"], urls[pair], "--json", *extra])
                 s1 = server_stats(base, proc.pid)
@@ -179,8 +179,10 @@ def bench_size(size: str, args: argparse.Namespace, results: dict[str, Any], log
                 row["server_cpu_seconds"] = round(s1["cpu_seconds"] - s0["cpu_seconds"], 1)
                 res["pairs"][f"a~{pair}"] = {"remote": row}
                 log(f"{size} a~{pair}: {row.get('verdict')} in {row['seconds']} s, {row['peak_rss_mb']} MB, "
-                    f"{row['server_bytes_sent'] / 1e6:.0f} MB sent")  # fmt: skip
+                    f"{row['server_bytes_sent'] / 1e6:.0f} MB sent, read {row.get('frac_a')}/{row.get('frac_b')}")  # fmt: skip
             with tempfile.TemporaryDirectory() as td:
+                if not args.fingerprint:
+                    return
                 s0 = server_stats(base, proc.pid)
                 rec = run(TAOKE + ["fingerprint", urls["a"], "-o", f"{td}/a.tkfp", "--json", *fp_extra])
                 s1 = server_stats(base, proc.pid)
@@ -263,9 +265,12 @@ def remove(folder: Path) -> None:
 
 
 def markdown(results: dict[str, Any]) -> str:
+    loads = [row.get("load") for r in results["sizes"].values() for o in r["pairs"].values() for row in o.values()
+             if isinstance(row, dict) and row.get("load") is not None]  # fmt: skip
+    load = f"load average {min(loads):.1f}–{max(loads):.1f} at the runs' ends" if loads else "load not recorded"
     lines = [f"Measured {results['date']} on {results['machine']} (`python benchmarks/scale/run.py "
              f"{results.get('argv', '')}`, {results['seconds']:.0f} s; raw numbers in `benchmarks/results/scale.json`). "
-             "Timings were taken on a machine whose 2 cores other jobs shared (load average 2–4): wall times are "
+             f"Timings were taken on a machine whose 2 cores other jobs shared ({load}): wall times are "
              "slower than on a quiet machine. Over HTTP the wall time includes the virtual server generating every "
              "byte it sends on the same 2 cores (its CPU time is given apart).", "",
              "| size | pair | verdict | wall cold / warm | bytes read A / B | peak RSS |",
@@ -324,6 +329,10 @@ def main() -> int:
     ap.add_argument("--exhaustive", action="store_true", help="measure --exhaustive (today's full reading) instead")
     ap.add_argument("--no-peers", dest="peers", action="store_false")
     ap.add_argument("--keep", action="store_true", help="keep the generated 7B files")
+    ap.add_argument("--pairs", default="b,c", type=lambda x: [p for p in x.split(",") if p in ("b", "c")],
+                    help="served sizes: which pairs (b: A with its derived twin, c: with its independent twin)")
+    ap.add_argument("--no-fingerprint", dest="fingerprint", action="store_false",
+                    help="skip the fingerprint runs of the served sizes")
     ap.add_argument("--http", default="", help="sizes to serve over loopback HTTP instead of writing them to disk "
                                                "(e.g. 7b: writing 3 x 13.5 GB takes longer than the benchmark)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/scale.json")
@@ -352,6 +361,9 @@ def main() -> int:
 
     def log(msg: str) -> None:
         print(f"[{time.time() - t0:7.1f}s] {msg}", flush=True)
+        results["seconds"] = time.time() - t0  # every logged result is on disk (a run cut by a timeout keeps it)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2))
 
     for size in args.sizes.split(","):
         bench_size(size, args, results, log)
