@@ -462,10 +462,10 @@ def readme_summary(res: dict[str, Any]) -> str:
     order = sorted(names, key=lambda t: (t != "taoke", -s["tools"][t]["correct"], t))
     m0 = s["tools"][order[0]]
     lines = [
-        f"{m0['pairs']} labelled pairs × {len(names)} tools in one run ({res['seconds'] / 60:.0f} min on "
-        f"{res['machine']['cpus']} CPUs"
-        + (f", in {len(res['parts'])} jobs of different tools on the same pairs" if res.get("parts") else "")
-        + f"; `{res['command']}`):",
+        f"{m0['pairs']} labelled pairs × {len(names)} tools "
+        + (f"({res['seconds'] / 60:.0f} min on {res['machine']['cpus']} CPUs in {len(res['parts'])} jobs of different "
+           "tools on the same pairs, merged; the commands are in docs/peers.md):" if res.get("parts") else
+           f"in one run ({res['seconds'] / 60:.0f} min on {res['machine']['cpus']} CPUs; `{res['command']}`):"),
         "",
         "| tool | correct | false accusations (of {neg}) | missed (of {pos}) | errors / abstentions | time / pair | "
         "peak RSS | bytes read |".format(neg=m0["negatives"], pos=m0["positives"]),
@@ -522,7 +522,13 @@ def run_facts(res: dict[str, Any]) -> str:
     mc = res["machine"]
     load = ", ".join(f"{x:.1f}" for x in mc.get("loadavg_start", ()))
     if res.get("parts"):
-        load = "; ".join(", ".join(f"{x:.1f}" for x in q["machine"].get("loadavg_start", ())) for q in res["parts"])
+        jobs = [f"{i + 1}. `{q['command']}` — {q['seconds']:.0f} s, load average at the start "
+                + ", ".join(f"{x:.1f}" for x in q["machine"].get("loadavg_start", ()))
+                + (f", finished {q['finished']}" if q.get("finished") else "")
+                for i, q in enumerate(res["parts"])]  # fmt: skip
+        return (f"Run: {len(res['pairs'])} pairs × {len(names)} tools in {len(jobs)} jobs of different tools on the "
+                f"same pairs, {res['seconds']:.0f} s in all on {mc['cpus']} CPUs ({mc['platform']}), merged with "
+                "`run.py --merge`:\n\n" + "\n".join(jobs))  # fmt: skip
     return (f"Run: `{res['command']}` — {len(res['pairs'])} pairs × {len(names)} tools, {res['seconds']:.0f} s on "
             f"{mc['cpus']} CPUs ({mc['platform']}; load average at the start {load})"
             + (f", finished {res['finished']}." if res.get("finished") else "."))  # fmt: skip
