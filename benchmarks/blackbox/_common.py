@@ -7,6 +7,7 @@ interrupted run resumes: finished units are skipped) and the summary to ``result
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -39,7 +40,8 @@ def client(url: str, budget: int | None = None) -> ChatClient:
 def serve(name: str) -> LlamaServer:
     """A llama.cpp server of the servable model ``name`` (small context, one thread: the machine is shared)."""
     s = servable(name)
-    return LlamaServer(servable_gguf(s), chat_format=s.chat_format, n_ctx=512, n_threads=1, startup_s=600)
+    threads = int(os.environ.get("TAOKE_BENCH_THREADS", "1"))  # 1: the machine is shared; more when alone
+    return LlamaServer(servable_gguf(s), chat_format=s.chat_format, n_ctx=512, n_threads=threads, startup_s=600)
 
 
 @contextmanager

@@ -31,12 +31,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=HERE / "results_lineage_greedy.json")
     ap.add_argument("--refs", type=Path, default=None, help="lineage references (default: the shipped ones)")
+    ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     refs = lin.load_lineage(args.refs)
     rows = []
     for s in SERVABLE:
         t0 = time.monotonic()
-        got = lin.greedy_answers(servable_gguf(s), chat_format=s.chat_format, n_threads=1)
+        got = lin.greedy_answers(servable_gguf(s), chat_format=s.chat_format, n_threads=args.threads)
         cands = tuple(m for m, r in refs["models"].items() if r["tokenizer"] == s.tokenizer)
         if not lin.informative(got["answers"]) or not any(refs["models"][m]["informative"] for m in cands):
             outcome, model, ranked = lin.decide_first(got["first"], refs, cands)
@@ -52,6 +53,11 @@ def main() -> None:
                      "named": model, "basis": basis, "score": round(ranked[0][1], 4) if ranked else None,
                      "correct": bool(exact), "base_right": bool(ok_base), "seconds": round(time.monotonic() - t0, 1)})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+        write(args.out, refs, rows)  # after every model: an interrupted run keeps what it measured
+    print(args.out)
+
+
+def write(out: Path, refs: dict, rows: list[dict]) -> None:
     by_kind: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         by_kind[r["kind"]].append(r)
@@ -60,8 +66,7 @@ def main() -> None:
                for k, v in by_kind.items()}
     res = {"calibration": refs["calibration"], "rows": rows, "by_kind": summary,
            "correct": sum(r["correct"] for r in rows), "models": len(rows)}
-    args.out.write_text(json.dumps(res, indent=1) + "\n")
-    print(args.out)
+    out.write_text(json.dumps(res, indent=1) + "\n")
 
 
 if __name__ == "__main__":

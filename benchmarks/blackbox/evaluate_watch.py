@@ -29,8 +29,8 @@ from _common import Log, ResellerProxy, client, served, write_results  # noqa: E
 from taoke.blackbox.watch import MAX_CHECK_QUERIES, check, take_snapshot  # noqa: E402
 
 BASE = "smollm2-q4_1"
-SWAPS = {"re-quantised (Q8_0)": "smollm2-q8_0", "fine-tune of the same base": "smollm2-finetune",
-         "continued pre-training": "smollm2-continued", "another model (Gemma-3-270M)": "gemma-3-270m-q4_k_m"}
+SWAPS = {"re-quantised (Q8_0)": "smollm2-q8_0", "another model (Gemma-3-270M)": "gemma-3-270m-q4_k_m",
+         "fine-tune of the same base": "smollm2-finetune", "continued pre-training": "smollm2-continued"}
 BEFORE, AFTER = 2, 3
 
 
@@ -88,7 +88,7 @@ def measure(log: Log, checks: int, quick: bool) -> None:
 
 
 def summarize(log: Log) -> None:
-    rows = [r for r in log.rows if "/check/" in r["key"]]
+    rows = list({r["key"]: r for r in log.rows if "/check/" in r["key"]}.values())  # a resumed scenario: last run
     summary = []
     for sc in dict.fromkeys(r["scenario"] for r in rows):
         rs = [r for r in rows if r["scenario"] == sc]
