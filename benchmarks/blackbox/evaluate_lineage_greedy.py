@@ -32,10 +32,14 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=HERE / "results_lineage_greedy.json")
     ap.add_argument("--refs", type=Path, default=None, help="lineage references (default: the shipped ones)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--only", default="", help="comma-separated servable names (default: all)")
     args = ap.parse_args()
     refs = lin.load_lineage(args.refs)
     rows = []
+    only = {x for x in args.only.split(",") if x}
     for s in SERVABLE:
+        if only and s.name not in only:
+            continue
         t0 = time.monotonic()
         got = lin.greedy_answers(servable_gguf(s), chat_format=s.chat_format, n_threads=args.threads)
         cands = tuple(m for m, r in refs["models"].items() if r["tokenizer"] == s.tokenizer)
