@@ -108,7 +108,10 @@ def inventory(data: Path) -> tuple[dict[str, Path], dict[str, dict[str, Any]]]:
     return bases, queries
 
 
-def fingerprints(locs: dict[str, Path], data: Path) -> dict[str, Any]:
+def fingerprints(locs: dict[str, Path], data: Path, snapshot: Path | None = None) -> dict[str, Any]:
+    """Every model's fingerprint (the tests' cache; with ``snapshot``, ``<snapshot>/<name>.tkfp`` is used when present
+    and written otherwise, so runs split over several invocations search the very same fingerprints even when the
+    fingerprinting code changed in between)."""
     from taoke.index.fingerprint import Fingerprint
     from tests.index.conftest import FingerprintCache
 
@@ -116,7 +119,14 @@ def fingerprints(locs: dict[str, Path], data: Path) -> dict[str, Any]:
     out = {}
     for n in locs:
         t = time.perf_counter()
-        out[n] = Fingerprint.load(cache[n])
+        kept = None if snapshot is None else snapshot / f"{n}.tkfp"
+        if kept is not None and kept.exists():
+            out[n] = Fingerprint.load(kept)
+        else:
+            out[n] = Fingerprint.load(cache[n])
+            if kept is not None:
+                kept.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(cache[n], kept)
         print(f"  fingerprint {n}: {time.perf_counter() - t:.1f}s", flush=True)
     return out
 
@@ -260,8 +270,12 @@ def markdown(res: dict[str, Any], *, short: bool = False) -> str:
     sizes = res["sizes"]
     L = [MARK_START, ""]
     if not short:
-        L += [f"Measured {res['date']} on {res['machine']} (`python benchmarks/index/ancestry.py`, "
-              f"{res['total_seconds']:.0f} s; raw numbers in `benchmarks/results/ancestry.json`). Index = "
+        runs = res.get("runs") or [{"sizes": sizes}]
+        how = " then ".join(f"`python benchmarks/index/ancestry.py --sizes {' '.join(r['sizes'])}"
+                            + (" --merge`" if i else "`") for i, r in enumerate(runs))  # fmt: skip
+        L += [f"Measured {res['date']} on {res['machine']} ({how}, "
+              f"{res['total_seconds']:.0f} s in all; raw numbers in `benchmarks/results/ancestry.json`; other "
+              "processes shared the two cores, so the timings are pessimistic). Index = "
               f"{len(res['bases'])} real bases + sketch-only distractors; {res['n_queries']} derivative queries.", ""]  # fmt: skip
     L += ["| index size | recall@1 | recall@5 | first cut median / max | whole search median / max | "
           "audit: false consistent | audit: false undeclared | audit correct |", "|---|---|---|---|---|---|---|---|"]
@@ -320,14 +334,29 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 100000])
     ap.add_argument("--no-docs", action="store_true", help="do not rewrite docs/index.md and README.md")
     ap.add_argument("--only", nargs="*", default=None, help="only these queries (a quick look)")
+    ap.add_argument("--merge", action="store_true",
+                    help="keep the other index sizes of an existing results file (a run split by size)")
+    ap.add_argument("--fp-snapshot", type=Path, default=None,
+                    help="folder of <name>.tkfp fingerprints reused across split runs (written when missing)")
+    ap.add_argument("--fingerprints-only", action="store_true", help="compute the fingerprints and stop")
+    ap.add_argument("--docs-only", action="store_true", help="rewrite the docs tables from the results file and stop")
     args = ap.parse_args()
+    if args.docs_only:
+        res = json.loads((ROOT / "benchmarks" / "results" / "ancestry.json").read_text())
+        write_between(ROOT / "docs" / "index.md", markdown(res))
+        write_between(ROOT / "README.md", markdown(res, short=True))
+        return
     t0 = time.perf_counter()
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     data = data_root()
     bases, queries = inventory(data)
     if args.only:
         queries = {q: v for q, v in queries.items() if q in args.only}
     print(f"{len(bases)} bases, {len(queries)} queries", flush=True)
-    fps = fingerprints(bases | {q: v["location"] for q, v in queries.items()}, data)
+    fps = fingerprints(bases | {q: v["location"] for q, v in queries.items()}, data, args.fp_snapshot)
+    if args.fingerprints_only:
+        print(f"{len(fps)} fingerprints in {time.perf_counter() - t0:.0f} s")
+        return
     base_fps = {n: fps[n] for n in bases}
     res: dict[str, Any] = {"format": "taoke.bench.ancestry", "version": 1, "date": time.strftime("%Y-%m-%d"),
                            "machine": f"{platform.machine()}, {os.cpu_count()} cores (shared), Python "
@@ -344,14 +373,27 @@ def main() -> None:
             rows = run_queries(db, queries, fps)
             res["search"][str(size)] = {"rows": rows, "summary": summarize(rows)}
             print(f"  {res['search'][str(size)]['summary']}", flush=True)
+            if os.environ.get("TAOKE_BENCH_PARTIAL"):  # the search numbers survive a run cut short in the audits
+                Path(os.environ["TAOKE_BENCH_PARTIAL"]).write_text(json.dumps(res, indent=1, default=str))
             arows = run_audits(db, queries, {n: bases[n] for n in INDEPENDENT if n in bases}, fps, work)
             res["audit_rows"][str(size)] = arows
             res["audit"][str(size)] = confusion(arows)
             print(f"  audit {res['audit'][str(size)]}", flush=True)
             db.unlink()
     res["total_seconds"] = round(time.perf_counter() - t0, 1)
+    res["runs"] = [{"sizes": res["sizes"], "seconds": res["total_seconds"], "started": started}]
     out = ROOT / "benchmarks" / "results" / "ancestry.json"
     out.parent.mkdir(parents=True, exist_ok=True)
+    if args.merge and out.exists():
+        old = json.loads(out.read_text())
+        if old.get("format") == res["format"] and old.get("n_queries") == res["n_queries"]:
+            for sz in old["sizes"]:
+                if sz not in res["sizes"]:
+                    for k in ("index", "search", "audit", "audit_rows"):
+                        res[k][sz] = old[k][sz]
+            res["sizes"] = sorted(set(res["sizes"]) | set(old["sizes"]), key=int)
+            res["runs"] = [*old.get("runs", []), *res["runs"]]
+            res["total_seconds"] = round(sum(r["seconds"] for r in res["runs"]), 1)
     out.write_text(json.dumps(res, indent=1, default=str))
     md = markdown(res)
     print(md)
