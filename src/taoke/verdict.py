@@ -158,6 +158,22 @@ def _sampled_of(ev: Evidence) -> int | None:
     return int(n) if isinstance(n, int) else None
 
 
+def _from_fingerprints(ev: Evidence) -> bool:
+    return bool(ev.reading) and ev.reading.get("mode") == "fingerprint"
+
+
+def _extra_outside_roles(ev: Evidence) -> int:
+    """Fingerprints only: how many more parameters B's checkpoint holds than A's outside the role map (0 when
+    not more, or unknown). A fingerprint holds no tensor outside the map, so this count is all it can say of
+    modules: B holding more there means B is not A's weights alone."""
+    if not _from_fingerprints(ev):
+        return 0
+    out = ev.reading.get("outside_roles") if ev.reading else None
+    if not isinstance(out, (list, tuple)) or len(out) != 2 or not all(isinstance(x, int) for x in out):
+        return 0
+    return max(0, int(out[1]) - int(out[0]))
+
+
 def decide(ev: Evidence, *, alpha: float = DEFAULT_ALPHA) -> Verdict:
     """The verdict the evidence supports at significance level ``alpha`` (see the module docstring)."""
     la = math.log10(alpha)
@@ -165,14 +181,23 @@ def decide(ev: Evidence, *, alpha: float = DEFAULT_ALPHA) -> Verdict:
     sig: list[tuple[int, int]] = []
     if ut is not None:
         sig = [(m.layer_b, m.layer_a) for m in ut.matches if m.log10_p <= la]
+    extra = _extra_outside_roles(ev)
     if ex is not None and ex.identical:
         renamed = sum(d.renamed_from is not None for d in ex.diffs)
         transposed = sum(d.transposed for d in ex.diffs)
+        if extra > 0:  # fingerprints: B's checkpoint holds more than the compared tensors
+            shared = VerdictKind.REPACKAGED if renamed or transposed or ev.formats[0] != ev.formats[1] else \
+                VerdictKind.IDENTICAL
+            return Verdict(VerdictKind.DERIVED, wording.fingerprint_extra_params_sentence(ex.compared, extra),
+                           None, alpha, tuple(sig), ev, shared_part=shared)  # fmt: skip
         if renamed or transposed or ev.formats[0] != ev.formats[1]:
             return Verdict(VerdictKind.REPACKAGED,
                            wording.repackaged_bitwise_sentence(ex.compared, ev.formats, renamed, transposed),
                            None, alpha, tuple(sig), ev)  # fmt: skip
         return Verdict(VerdictKind.IDENTICAL, wording.identical_sentence(ex.compared), None, alpha, tuple(sig), ev)
+    if ex is not None and ex.repackaged and _from_fingerprints(ev):
+        return Verdict(VerdictKind.DERIVED, wording.fingerprint_within_precision_sentence(ex.worst, ex.compared, extra),
+                       None, alpha, tuple(sig), ev)  # fmt: skip
     if ex is not None and ex.repackaged:
         extra = wording.storage_clause(ex)
         return Verdict(VerdictKind.REPACKAGED, wording.repackaged_sentence(ex.worst) + (f"; {extra}" if extra else ""),

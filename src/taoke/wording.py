@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 __all__ = [
     "confidence_from_log10_p", "derived_sentence", "identical_sentence", "inconclusive_sentence",
     "independent_sentence", "layer_ranges", "modified_clause", "modified_copy_sentence", "modules_clause",
-    "p_text", "partial_copy_sentence", "repackaged_bitwise_sentence", "repackaged_sentence", "storage_clause",
+    "fingerprint_extra_params_sentence", "fingerprint_within_precision_sentence", "p_text",
+    "partial_copy_sentence", "repackaged_bitwise_sentence", "repackaged_sentence", "storage_clause",
     "tensors_state", "tokenizer_sentence", "whole_sentence",
 ]  # fmt: skip
 
@@ -103,6 +104,30 @@ def repackaged_sentence(worst: RoleDiff | None) -> str:
     detail = "" if worst is None else (f" (largest relative error {worst.rel_err:.2g} on {worst.label}, "
                                        f"{worst.dtypes[0]}/{worst.dtypes[1]})")  # fmt: skip
     return f"re-packaged: the same weights within storage precision{detail}"
+
+
+FINGERPRINT_LIMIT = ("a fingerprint holds scattered cells of the tensors in the role map, so storage identity "
+                     "(re-quantising blocks) and tensors outside the map were not checked; `taoke compare` on the "
+                     "two checkpoint files decides")
+
+
+def fingerprint_within_precision_sentence(worst: RoleDiff | None, compared: int, extra_params: int) -> str:
+    """Two fingerprints whose sampled values agree within storage precision but not bit for bit: a re-packaging or
+    a copy changed by less than that precision (noise hidden in quantisation tolerance); which one, a fingerprint
+    cannot tell."""
+    detail = "" if worst is None else (f" (largest relative error {worst.rel_err:.2g} on {worst.label}, "
+                                       f"{worst.dtypes[0]}/{worst.dtypes[1]})")  # fmt: skip
+    more = f"; B's checkpoint has {extra_params:,} more parameters outside them than A's" if extra_params > 0 else ""
+    return (f"derived (copy within storage precision): all {compared} compared tensors agree with A's within "
+            f"storage precision on the fingerprinted cells{detail}{more} — A's weights re-packaged, or changed by "
+            f"less than that precision; {FINGERPRINT_LIMIT}")
+
+
+def fingerprint_extra_params_sentence(compared: int, extra_params: int) -> str:
+    """Two fingerprints bit-identical on every sampled cell, B's checkpoint larger outside the role map."""
+    return (f"derived (A's weights and more): all {compared} compared tensors are bit-identical on the fingerprinted "
+            f"cells, and B's checkpoint has {extra_params:,} more parameters than A's in tensors outside them "
+            f"(modules A lacks, such as a head, a vision tower or a pooler); {FINGERPRINT_LIMIT}")
 
 
 def derived_sentence(log10_p: float, significant: Sequence[tuple[int, int]], layers_b: int,

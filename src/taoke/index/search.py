@@ -80,7 +80,8 @@ SRP_BUCKET_CAP = 4096
 def compare_views(a: EvidenceSource, b: EvidenceSource, *, seed: int = defaults.SEED) -> dict[str, Any]:
     """Run the white-box tests on two sources (fingerprints or models) and summarise the verdict.
 
-    ``similarity`` orders related pairs for the tree: 2 for identical, 1.5 for re-packaged, and for derived
+    ``similarity`` orders related pairs for the tree: 2 for identical, 1.5 for re-packaged (and for fingerprints
+    whose values agree within precision, which fingerprints alone call derived), and for other derived
     pairs the mean matched |cos| of the read vectors over B's layers, times the share of layers matched
     (a layer subset is less similar than a noisy full copy). ``shared_tensors`` is the share of roles whose
     sampled values agree within storage precision (the tree's tie-breaker: a child shares more tensors
@@ -94,17 +95,18 @@ def compare_views(a: EvidenceSource, b: EvidenceSource, *, seed: int = defaults.
 def summarise(v: Verdict, a: EvidenceSource, b: EvidenceSource) -> dict[str, Any]:
     """The summary :func:`compare_views` gives of a verdict of ``a`` (candidate) against ``b``."""
     sim = 0.0
+    ex = v.evidence.exact
     if v.kind is VerdictKind.IDENTICAL:
         sim = 2.0
-    elif v.kind is VerdictKind.REPACKAGED:
-        sim = 1.5
+    elif v.kind is VerdictKind.REPACKAGED or (v.kind is VerdictKind.DERIVED and ex is not None
+                                              and (ex.identical or ex.repackaged)):  # fmt: skip
+        sim = 1.5  # the same values within precision (from fingerprints: storage identity and modules unchecked)
     elif v.evidence.units is not None and v.evidence.units.matches:
         ms = v.evidence.units.matches
         sig = {lb for lb, _la in v.derived_layers}
         # share of the layers that carry unit evidence (all layers; a fingerprint made with unit_layers=k: those)
         cov = len(sig) / max(unit_layer_count(a), unit_layer_count(b), 1)
         sim = float(np.mean([m.matched_cos for m in ms])) * cov if v.kind is VerdictKind.DERIVED else 0.0
-    ex = v.evidence.exact
     shared = 0.0 if ex is None else sum(d.within for d in ex.diffs) / max(ex.roles_a, ex.roles_b, 1)
     return {
         "kind": v.kind,
@@ -114,6 +116,9 @@ def summarise(v: Verdict, a: EvidenceSource, b: EvidenceSource) -> dict[str, Any
         "similarity": round(sim, 5),
         "layers_matched": len(v.derived_layers),
         "values_identical": bool(v.evidence.exact is not None and v.evidence.exact.identical),
+        # every compared tensor within storage precision (a re-packaging, or from fingerprints a copy that may
+        # be changed below that precision or hold more modules): the tree groups these as copies
+        "within_precision": bool(ex is not None and (ex.identical or ex.repackaged)),
     }
 
 

@@ -545,7 +545,12 @@ class IndexStore:
     # -- pair cache -----------------------------------------------------------------------------------------
     def cached_pair(self, a: int, b: int) -> dict[str, Any] | None:
         rows = self._q("SELECT detail FROM pairs WHERE a = ? AND b = ?", (a, b))
-        return None if not rows else _json_object(rows[0][0], f"cached pair ({a}, {b})", self.path)
+        if not rows:
+            return None
+        d = _json_object(rows[0][0], f"cached pair ({a}, {b})", self.path)
+        # cached before fingerprints stopped calling a copy within storage precision "repackaged" (no
+        # "within_precision" key): it may call a copy changed below that precision the same weights; test again
+        return d if "within_precision" in d else None
 
     def cache_pair(self, a: int, b: int, d: dict[str, Any]) -> None:
         if self.readonly:

@@ -198,7 +198,7 @@ def _orient(info: dict[int, dict[str, Any]], edges: dict[tuple[int, int], dict[s
                 break
 
     # 2. copy clusters, ordered inside
-    copies = uf_groups(lambda d: VerdictKind(d["kind"]).same_weights, ids)
+    copies = uf_groups(lambda d: VerdictKind(d["kind"]).same_weights or bool(d.get("within_precision")), ids)
     cluster_of: dict[int, int] = {}
     order_in: dict[int, list[int]] = {}
     for ci, members in enumerate(copies):

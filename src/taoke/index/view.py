@@ -21,6 +21,7 @@ recognised by the exact test on fingerprints (the sample holds ``A[r, c]``, not 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from functools import cached_property
 from types import MappingProxyType
@@ -112,6 +113,15 @@ class FingerprintView:
 
     def role_shapes(self) -> Mapping[str, tuple[int, ...]]:
         return self._shapes
+
+    @property
+    def params_outside_roles(self) -> int | None:
+        """Parameters of the checkpoint in tensors outside the role map, which the fingerprint does not hold (a
+        vision tower, a pooler, an added head, quantisation scales); None when the header has no parameter count."""
+        pc = self.fp.header.get("param_count")
+        if not isinstance(pc, int):
+            return None
+        return pc - sum(math.prod(s) for s in self._shapes.values())
 
     def role_dtype(self, role: str) -> str:
         d = self._roles.get(role)

@@ -210,8 +210,20 @@ def gather_evidence(
     return Evidence(
         a.path, b.path, arch, tok, exact, alignment, ut, sfp,
         (a.bytes_read, b.bytes_read), (a.file_size, b.file_size), time.time() - t0, tuple(notes),
-        (a.weights_format, b.weights_format), {"mode": "exhaustive" if isinstance(a, Model) else "fingerprint"},
+        (a.weights_format, b.weights_format), _reading_of(a, b),
     )  # fmt: skip
+
+
+def _reading_of(a: EvidenceSource, b: EvidenceSource) -> dict[str, Any]:
+    """How the evidence was read: ``exhaustive`` (two models) or ``fingerprint``; for fingerprints also the
+    parameters each checkpoint holds outside the role map (``outside_roles``), which :func:`taoke.verdict.decide`
+    needs because a fingerprint holds no tensor outside it (no module comparison is possible)."""
+    from taoke.model import Model
+
+    if isinstance(a, Model):
+        return {"mode": "exhaustive"}
+    outside = [getattr(x, "params_outside_roles", None) for x in (a, b)]
+    return {"mode": "fingerprint", **({"outside_roles": outside} if None not in outside else {})}
 
 
 def _full_unit_test(a: EvidenceSource, b: EvidenceSource, va: Vocab | None, vb: Vocab | None, *,
