@@ -21,7 +21,6 @@ Usage::
 from __future__ import annotations
 
 import os
-import re
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+from taoke.zoo.scale_server import byte_range
 
 
 @dataclass
@@ -121,19 +120,11 @@ class _Handler(BaseHTTPRequestHandler):
         start, stop, code = 0, size, 200
         rng = self.headers.get("Range")
         if rng and self.state.honor_range:
-            m = _RANGE.match(rng.strip())
-            if not m or (not m.group(1) and not m.group(2)):
+            span = byte_range(rng, size)
+            if span is None:
                 self._empty(416, {"Content-Range": f"bytes */{size}"})
                 return
-            if m.group(1):
-                start = int(m.group(1))
-                stop = min(size, int(m.group(2)) + 1) if m.group(2) else size
-            else:
-                start, stop = max(0, size - int(m.group(2))), size
-            if start >= size or stop <= start:
-                self._empty(416, {"Content-Range": f"bytes */{size}"})
-                return
-            code = 206
+            (start, stop), code = span, 206
         self.send_response(code)
         self.send_header("Content-Length", str(stop - start))
         self.send_header("Content-Type", "application/octet-stream")

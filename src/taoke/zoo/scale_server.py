@@ -29,6 +29,20 @@ from urllib.parse import unquote, urlsplit
 from taoke.zoo.scale import ScaleModel, scale_model
 
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+
+
+def byte_range(header: str, size: int) -> tuple[int, int] | None:
+    """``[start, stop)`` of a single-range ``Range: bytes=a-b`` / ``bytes=a-`` / ``bytes=-n`` header on a resource of
+    ``size`` bytes; None when it is malformed or unsatisfiable (the answer is then 416)."""
+    m = _RANGE.match(header.strip())
+    if not m or (not m.group(1) and not m.group(2)):
+        return None
+    if m.group(1):
+        start = int(m.group(1))
+        stop = min(size, int(m.group(2)) + 1) if m.group(2) else size
+    else:
+        start, stop = max(0, size - int(m.group(2))), size
+    return None if start >= size or stop <= start else (start, stop)
 _CHUNK = 4 << 20
 
 
@@ -101,19 +115,11 @@ class _Handler(BaseHTTPRequestHandler):
         start, stop, code = 0, size, 200
         rng = self.headers.get("Range")
         if rng:
-            mm = _RANGE.match(rng.strip())
-            if not mm or (not mm.group(1) and not mm.group(2)):
+            span = byte_range(rng, size)
+            if span is None:
                 self._empty(416, {"Content-Range": f"bytes */{size}"})
                 return
-            if mm.group(1):
-                start = int(mm.group(1))
-                stop = min(size, int(mm.group(2)) + 1) if mm.group(2) else size
-            else:
-                start, stop = max(0, size - int(mm.group(2))), size
-            if start >= size or stop <= start:
-                self._empty(416, {"Content-Range": f"bytes */{size}"})
-                return
-            code = 206
+            (start, stop), code = span, 206
         try:
             first = m.read(file, start, min(stop, start + _CHUNK))
         except Exception as e:  # noqa: BLE001 - a generator failure is a 500, not a dropped connection
