@@ -632,7 +632,7 @@ def write_student_gguf(folder: Path, out: Path, *, data_dir: Path | None = None,
 
     from taoke.distill import CHATML_TEMPLATE
     from taoke.zoo.corpus import SMOLLM2_FIRST_MERGE_ID
-    from taoke.zoo.export import _FILE_TYPES, _open_gguf, _tmp, hf_to_gguf_name, permute_rope
+    from taoke.zoo.export import _FILE_TYPES, _open_gguf, _tmp, finish_llama_gguf
     from taoke.zoo.train import LlamaConfig
 
     if qtype not in ("F32", "F16"):
@@ -668,19 +668,7 @@ def write_student_gguf(folder: Path, out: Path, *, data_dir: Path | None = None,
     w.add_pad_token_id(2)
     w.add_add_bos_token(False)
     w.add_chat_template(CHATML_TEMPLATE)
-    for name in state:
-        a = np.ascontiguousarray(state[name], dtype=np.float32)
-        if name.endswith("q_proj.weight"):
-            a = permute_rope(a, cfg.num_heads)
-        elif name.endswith("k_proj.weight"):
-            a = permute_rope(a, cfg.num_kv_heads)
-        w.add_tensor(hf_to_gguf_name(name), a.astype(np.float16) if qtype == "F16" and a.ndim == 2 else a)
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    os.replace(tmp, out)
-    return out
+    return finish_llama_gguf(w, tmp, out, cfg, state, qtype)
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m taoke.zoo.distill corpus TEACHER [SUBSET]`

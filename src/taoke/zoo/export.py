@@ -218,7 +218,6 @@ def write_llama_gguf(
 ) -> Path:
     """A llama.cpp GGUF of ``state`` with metadata copied from ``template_gguf``; 2-D weights in ``qtype``."""
     import gguf
-    from gguf.quants import quantize
 
     if qtype not in _FILE_TYPES:
         raise UsageError(f"unsupported GGUF type {qtype!r}", hint=f"one of {sorted(_FILE_TYPES)}")
@@ -226,6 +225,16 @@ def write_llama_gguf(
     tmp = _tmp(path)
     writer = gguf.GGUFWriter(str(tmp), arch="llama")
     copy_gguf_metadata(src, writer, file_type=_FILE_TYPES[qtype])
+    return finish_llama_gguf(writer, tmp, path, cfg, state, qtype)
+
+
+def finish_llama_gguf(writer: Any, tmp: Path, path: Path, cfg: LlamaConfig, state: Mapping[str, np.ndarray],
+                      qtype: str) -> Path:  # fmt: skip
+    """Add ``state`` to a ``gguf.GGUFWriter`` whose metadata is written (llama.cpp names, rotary rows of q/k
+    permuted, 2-D weights in ``qtype``), write it to ``tmp`` and move it to ``path``."""
+    import gguf
+    from gguf.quants import quantize
+
     qt = getattr(gguf.GGMLQuantizationType, qtype)
     for name, arr in state.items():
         a = np.ascontiguousarray(arr, dtype=np.float32)
