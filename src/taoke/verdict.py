@@ -159,7 +159,7 @@ def _sampled_of(ev: Evidence) -> int | None:
 
 
 def _from_fingerprints(ev: Evidence) -> bool:
-    return bool(ev.reading) and ev.reading.get("mode") == "fingerprint"
+    return ev.reading is not None and ev.reading.get("mode") == "fingerprint"
 
 
 def _extra_outside_roles(ev: Evidence) -> int:
@@ -199,8 +199,8 @@ def decide(ev: Evidence, *, alpha: float = DEFAULT_ALPHA) -> Verdict:
         return Verdict(VerdictKind.DERIVED, wording.fingerprint_within_precision_sentence(ex.worst, ex.compared, extra),
                        None, alpha, tuple(sig), ev)  # fmt: skip
     if ex is not None and ex.repackaged:
-        extra = wording.storage_clause(ex)
-        return Verdict(VerdictKind.REPACKAGED, wording.repackaged_sentence(ex.worst) + (f"; {extra}" if extra else ""),
+        clause = wording.storage_clause(ex)
+        return Verdict(VerdictKind.REPACKAGED, wording.repackaged_sentence(ex.worst) + (f"; {clause}" if clause else ""),
                        None, alpha, tuple(sig), ev)  # fmt: skip
     modified = ex is not None and bool(ex.modified)
     if ut is not None and ut.log10_p <= la:

@@ -173,7 +173,8 @@ def greedy_answers(gguf: Path, *, chat_format: str | None, prompts: tuple[str, .
                                            top_logprobs=TOP_K)
             answers.append(r["choices"][0]["message"]["content"] or "")  # type: ignore[index]
             content = (r["choices"][0].get("logprobs") or {}).get("content") or []  # type: ignore[index,union-attr]
-            tokens.append([[t["token"], round(_margin(t.get("top_logprobs") or []), 4)] for t in content])
+            tops = [t.get("top_logprobs") or [] for t in content]
+            tokens.append([[t["token"], round(_margin(top), 4)] for t, top in zip(content, tops, strict=True)])  # type: ignore[arg-type]
             lp = content[0] if content else {}
             firsts.append([[a["token"], round(float(a["logprob"]), 5)] for a in lp.get("top_logprobs") or []])
         # the chat template's own overhead (as the tokenizer probe measures it: prompt_tokens("Hi") - n("Hi"))
