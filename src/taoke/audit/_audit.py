@@ -38,7 +38,7 @@ derivation. The licence checklist is informational, not legal advice.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -485,13 +485,18 @@ def audit(
     k: int = 5,
     fingerprint: Any = None,
     teachers: Sequence[str] = (),
+    progress: Callable[[str, float], None] | None = None,
 ) -> AuditResult:
     """Audit ``model`` (a path or URL) against candidate ancestors (paths), ready ``detections`` and/or the
     fingerprint index ``against`` (searched for the model's ancestors; ``fingerprint`` is the model's fingerprint
     when one is at hand, else the model is fingerprinted here). ``teachers``: candidate teachers for the
     distillation test (:func:`taoke.distill.distill`; behavioural lineage, shown beside the verdict and never
-    changing the status)."""
+    changing the status). ``progress(stage, fraction)`` is called as the work advances (the CLI draws it)."""
     import taoke
+
+    def tick(stage: str, fraction: float = 0.0) -> None:
+        if progress is not None:
+            progress(stage, fraction)
 
     notes: list[str] = []
     search: dict[str, Any] | None = None
@@ -502,13 +507,19 @@ def audit(
         open_store(against, readonly=True).close()
     with taoke.open(model) as m:
         decl = read_declaration(m)
-        dets = list(detections) + [detect(m, c, seed=seed, units=units, alpha=alpha) for c in candidates]
+        dets = list(detections)
+        for i, c in enumerate(candidates):
+            tick(f"comparing with candidate {i + 1}/{len(candidates)}: {Path(c).name or c}")
+            dets.append(detect(m, c, seed=seed, units=units, alpha=alpha))
         if against is not None:
+            tick("fingerprinting the model and searching the index" if fingerprint is None else "searching the index")
             found, search = search_index(against, m if fingerprint is None else fingerprint, k=k, seed=seed)
             dets += [d for d in found if d.location not in {x.location for x in dets}]
+        tick("checking undeclared relatives against the declared bases")
         explained = relatives_of_declared(decl, dets, index=against, seed=seed, alpha=alpha)
         tok: dict[str, Any] | None = None
         if tokenizer:
+            tick("identifying the tokenizer family")
             try:
                 from taoke.tokenizers import identify
 
@@ -519,6 +530,7 @@ def audit(
     res = assess(decl, dets, tok, notes, search, explained)
     if not teachers:
         return res
+    tick(f"distillation test against {len(teachers)} teacher(s)")
     return with_distillation(res, model, teachers)
 
 

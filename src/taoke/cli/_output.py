@@ -50,3 +50,24 @@ def stage_progress(first: str, *, enabled: bool = True) -> Iterator[Callable[[st
     with bars:
         update(first, 0.0)
         yield update
+
+
+@contextmanager
+def count_progress(what: str, total: int, *, enabled: bool = True) -> Iterator[Callable[[int, str, float], None] | None]:
+    """One Rich bar on stderr over ``total`` items (``update(i, label, fraction)``: item ``i`` (0-based) is
+    ``fraction`` done, ``label`` names it); None (nothing drawn) with ``--json`` or when stderr is not a terminal."""
+    if not enabled or not err_console.is_terminal or total < 1:
+        yield None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bars = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=err_console, transient=True)  # fmt: skip
+    task = bars.add_task(what, total=total)
+
+    def update(i: int, label: str, fraction: float) -> None:
+        bars.update(task, completed=min(total, i + max(0.0, min(1.0, fraction))), description=f"{what}: {label}")
+
+    with bars:
+        yield update
+

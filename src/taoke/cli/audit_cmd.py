@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from pathlib import Path
 
 import typer
@@ -19,7 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from taoke import defaults
-from taoke.cli._output import JSON_OPTION_HELP, emit, err_console
+from taoke.cli._output import JSON_OPTION_HELP, emit, stage_progress
 from taoke.cli.report_cmd import REPORT_HELP, check_report_path, write_cli_report
 
 _COLOURS = {"consistent": "green", "undeclared-derivation": "red", "declared-unsupported": "red",
@@ -81,9 +80,9 @@ def audit_cmd(
 
     if report is not None:
         check_report_path(report)  # before the audit, not after it
-    with err_console.status("auditing…", spinner="dots") if not as_json else nullcontext():
+    with stage_progress("reading the model and its card", enabled=not as_json) as progress:
         res = audit(model, candidates=tuple(candidate), against=against, tokenizer=not no_tokenizer, seed=seed,
-                    alpha=alpha, teachers=tuple(teacher))
+                    alpha=alpha, teachers=tuple(teacher), progress=progress)
     d = res.to_dict()
     if report is not None:
         write_cli_report(d, report)

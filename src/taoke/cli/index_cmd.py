@@ -9,18 +9,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from taoke.cli._output import JSON_OPTION_HELP, emit
+from taoke.cli._output import JSON_OPTION_HELP, count_progress, emit
 
 index_app = typer.Typer(help="The fingerprint index: add, search, tree, list, rm.", no_args_is_help=True)
 DB_OPT = typer.Option(Path("taoke-index.db"), "--index", "--db", help="Index file (SQLite).")
 
 
-def _load_fp(target: str, units: int = 32):  # type: ignore[no-untyped-def]
+def _load_fp(target: str, units: int = 32, progress=None):  # type: ignore[no-untyped-def]
     from taoke.index.fingerprint import Fingerprint, is_fingerprint_file, make_fingerprint
 
     if is_fingerprint_file(target):
         return Fingerprint.load(target)
-    return make_fingerprint(target, units=units)
+    return make_fingerprint(target, units=units, progress=progress)
 
 
 @index_app.command("add")
@@ -42,10 +42,12 @@ def add_cmd(
     added: list[dict[str, object]] = []
     failed: list[dict[str, object]] = []
     first: TaokeError | None = None
-    with open_store(db) as s:
-        for t in targets:
+    with open_store(db) as s, count_progress("indexing", len(targets), enabled=not as_json) as bar:
+        for i, t in enumerate(targets):
+            label = Path(t.rstrip("/")).name or t
+            tick = None if bar is None else (lambda stage, f, i=i, label=label: bar(i, f"{label} ({stage})", f))
             try:
-                fp = _load_fp(t)
+                fp = _load_fp(t, progress=tick)
                 mid = s.add(fp, name=name)
             except IndexStoreError:
                 raise  # the index itself is unusable: stop
