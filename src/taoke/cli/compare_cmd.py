@@ -130,7 +130,9 @@ def _layer_map(v: Verdict, c: Console, what: str) -> None:
 
 
 def compare_cmd(
-    a: str = typer.Argument(..., help="Model A (the candidate ancestor): file, folder, http(s) URL or .tkfp fingerprint."),
+    a: str = typer.Argument(..., help="Model A (the candidate ancestor): file, folder, http(s) URL or .tkfp "
+                            "fingerprint. A URL ending in '/' is a remote model folder (config.json, "
+                            "model.safetensors[.index.json] below it); any other URL is one weights file."),
     b: str = typer.Argument(..., help="Model B (the model under question)."),
     seed: int = typer.Option(defaults.SEED, "--seed", help="Seed for the row/unit samples (results are reproducible)."),
     units: int = typer.Option(defaults.UNITS, "--units", help="Hidden units per layer used by the agreement test."),
