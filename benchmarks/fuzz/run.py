@@ -76,17 +76,40 @@ def run_target(target: str, out: Path, *, runs: int | None, seconds: int | None,
         proc = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env, check=False)
     wall = time.monotonic() - t0
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    new = sorted(p.name for p in findings.iterdir() if p.name not in before)
+    res = log_result(target, out, wall=wall, exit_code=proc.returncode, new=new,
+                     child_maxrss_mb=round(max(ru1, ru0) / 1024, 1))  # fmt: skip
+    if not quiet:
+        print(f"{target:20s} {res['executions']:>9,d} inputs  {res['findings']:3d} findings  "
+              f"{res['exec_per_s'] or 0:8.1f} exec/s  peak RSS {res['peak_rss_mb']} MB  cov {res['coverage']}  "
+              f"({res['seconds']} s, exit {proc.returncode})", flush=True)
+        for sig in res["finding_signatures"] + res["libfuzzer_artifacts"]:
+            print(f"    finding: {sig}", flush=True)
+    return res
+
+
+def log_result(target: str, out: Path, *, wall: float | None = None, exit_code: int | None = None,
+               new: list[str] | None = None, child_maxrss_mb: float | None = None) -> dict[str, Any]:
+    """A target's numbers from its libFuzzer log under ``out/logs`` (and the findings folder): what
+    :func:`run_target` returns, also for a run stopped after the target finished (``--merge``: ``wall`` then
+    comes from libFuzzer's "Done N runs in S seconds", and every file in the findings folder counts)."""
+    findings = out / "findings" / target
+    log = out / "logs" / f"{target}.log"
+    corpus = out / "corpus" / target
     text = log.read_text(errors="replace")
     stats = {k: int(v) for k, v in _STAT.findall(text)}
     lines = _LINE.findall(text)
+    done = _DONE.search(text)
     execs = stats.get("number_of_executed_units")
     if execs is None:
-        done = _DONE.search(text)
         execs = int(done.group(1)) if done else (int(lines[-1][0]) if lines else 0)
-    new = sorted(p.name for p in findings.iterdir() if p.name not in before)
+    if wall is None:
+        wall = float(done.group(2)) if done else 0.0
+    if new is None:
+        new = sorted(p.name for p in findings.iterdir()) if findings.is_dir() else []
     distinct = [n for n in new if n.startswith("finding-") and n.endswith(".txt")]
     crashes = [n for n in new if n.startswith(("crash-", "oom-", "timeout-", "leak-", "slow-unit-"))]
-    res = {
+    return {
         "target": target,
         "executions": execs,
         "findings": len(distinct) + len(crashes),
@@ -96,20 +119,29 @@ def run_target(target: str, out: Path, *, runs: int | None, seconds: int | None,
         "seconds": round(wall, 1),
         "exec_per_s": round(execs / wall, 1) if wall else None,
         "peak_rss_mb": stats.get("peak_rss_mb", max((int(x[5]) for x in lines), default=None)),
-        "child_maxrss_mb": round(max(ru1, ru0) / 1024, 1),
+        "child_maxrss_mb": child_maxrss_mb,
         "coverage": int(lines[-1][1]) if lines else None,
         "features": int(lines[-1][2]) if lines else None,
-        "corpus": int(lines[-1][3]) if lines else len(list(corpus.iterdir())),
-        "exit_code": proc.returncode,
+        "corpus": int(lines[-1][3]) if lines else (len(list(corpus.iterdir())) if corpus.is_dir() else 0),
+        "exit_code": exit_code,
         "log": str(log),
     }
-    if not quiet:
-        print(f"{target:20s} {res['executions']:>9,d} inputs  {res['findings']:3d} findings  "
-              f"{res['exec_per_s'] or 0:8.1f} exec/s  peak RSS {res['peak_rss_mb']} MB  cov {res['coverage']}  "
-              f"({res['seconds']} s, exit {proc.returncode})", flush=True)
-        for sig in res["finding_signatures"] + crashes:
-            print(f"    finding: {sig}", flush=True)
-    return res
+
+
+def merge(dirs: list[Path]) -> list[dict[str, Any]]:
+    """The targets of several runs' output folders (a campaign split over processes): each folder's
+    summary.json where it has one, else the targets whose libFuzzer log says it finished ("Done N runs")."""
+    out: list[dict[str, Any]] = []
+    for d in dirs:
+        summ = d / "summary.json"
+        if summ.exists():
+            doc = json.loads(summ.read_text())
+            out += doc["targets"] + doc.get("earlier_targets", [])
+            continue
+        for log in sorted((d / "logs").glob("*.log")):
+            if _DONE.search(log.read_text(errors="replace")):
+                out.append(log_result(log.stem, d))
+    return out
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
@@ -123,7 +155,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
                     f"{r['exec_per_s'] or 0:,.0f} | {r['peak_rss_mb']} | {r['coverage']} | {r['corpus']} |")
     total = sum(r["executions"] for r in results)
     rows.append(f"| **all** | **{total:,d}** | **{sum(r['findings'] for r in results)}** | "
-                f"{sum(r['seconds'] for r in results):,.0f} | | {max((r['peak_rss_mb'] or 0) for r in results)} | | |")
+                f"{sum(r['seconds'] for r in results):,.0f} | | {max((r['peak_rss_mb'] or 0 for r in results), default=0)} | | |")
     return "\n".join(rows)
 
 
@@ -140,11 +172,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--timeout", type=int, default=20, help="seconds per input before it counts as a hang")
     ap.add_argument("--max-len", type=int, default=65536, help="largest input libFuzzer makes (bytes)")
     ap.add_argument("--md", type=Path, help="print the Markdown table of this summary.json (and run nothing)")
+    ap.add_argument("--merge", type=Path, nargs="+", metavar="DIR",
+                    help="combine the finished targets of these output folders (a campaign split over processes) "
+                         "into --out/summary.json (and run nothing)")
     args = ap.parse_args(argv)
     if args.md is not None:
         doc = json.loads(args.md.read_text())
         print(markdown(doc["targets"] + doc.get("earlier_targets", [])))
         return 0
+    if args.merge:
+        results = merge(args.merge)
+        args.out.mkdir(parents=True, exist_ok=True)
+        doc = {"when": time.strftime("%Y-%m-%d %H:%M:%S"), "python": sys.version.split()[0],
+               "cpu_count": os.cpu_count(), "merged_from": [str(d) for d in args.merge], "targets": results,
+               "total_executions": sum(r["executions"] for r in results),
+               "total_findings": sum(r["findings"] for r in results)}  # fmt: skip
+        (args.out / "summary.json").write_text(json.dumps(doc, indent=2))
+        print(markdown(results))
+        return 1 if doc["total_findings"] else 0
     if args.runs is None and args.seconds is None:
         ap.error("give --runs and/or --seconds")
     seeds.build()
