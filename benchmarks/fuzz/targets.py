@@ -166,7 +166,7 @@ def exercise_view(fp: Any) -> None:
     if view is None:
         return
     for attr in ("config", "card", "layers", "file_size", "path", "name", "weights_format", "family", "unit_layers",
-                 "fingerprint_params", "role_method"):
+                 "fingerprint_params", "role_method", "params_outside_roles"):
         if hasattr(type(view), attr):
             _try(lambda attr=attr: getattr(view, attr))
     _try(view.tokenizer)
