@@ -5,9 +5,10 @@ Each target (:mod:`targets`) runs in its own process, seeded from small real-der
 
 * an address-space cap (``setrlimit(RLIMIT_AS)``, default +1024 MB over the process after its imports): an
   allocation the input's bytes cannot back fails with ``MemoryError``, which is a finding;
-* an RSS-growth check: the input after which the process's peak RSS grew more than ``--rss-growth-mb``
-  (default 192) over its start is a finding (``MemoryBound``): something touched far more memory than a
-  64 KB input can back, even below the address-space cap;
+* an RSS-growth check: an input during which the process's peak RSS grew by more than ``--rss-growth-mb``
+  (default 192) is a finding (``MemoryBound``): something touched far more memory than a 64 KB input can back,
+  even below the address-space cap (per input: atheris' instrumentation alone grows a long run by ~1 KB an
+  input, which a budget over the process's start would eventually blame on an innocent input);
 * libFuzzer's ``-rss_limit_mb`` (default 2048) and ``-timeout`` (default 20 s per input): exceeding either is a
   finding (libFuzzer writes the input as ``oom-*``/``timeout-*``);
 * every exception that is not a one-line :class:`taoke.errors.TaokeError` naming its subject recorded once per
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rss-mb", type=int, default=2048, help="libFuzzer -rss_limit_mb")
     ap.add_argument("--as-extra-mb", type=int, default=1024, help="address space allowed over the imports")
     ap.add_argument("--rss-growth-mb", type=int, default=192,
-                    help="peak RSS growth over the start that flags the input which caused it")
+                    help="peak RSS growth during one input that flags it")
     ap.add_argument("--timeout", type=int, default=20, help="seconds per input before it counts as a hang")
     ap.add_argument("--max-len", type=int, default=65536, help="largest input libFuzzer makes (bytes)")
     ap.add_argument("--md", type=Path, help="print the Markdown table of this summary.json (and run nothing)")
