@@ -104,8 +104,9 @@ def log_result(target: str, out: Path, *, wall: float | None = None, exit_code: 
     execs = stats.get("number_of_executed_units")
     if execs is None:
         execs = int(done.group(1)) if done else (int(lines[-1][0]) if lines else 0)
-    if wall is None:
-        wall = float(done.group(2)) if done else 0.0
+    if wall is None:  # a stopped run: libFuzzer's own count of seconds, else executions / its average rate
+        avg = stats.get("average_exec_per_sec")
+        wall = float(done.group(2)) if done else (execs / avg if avg else 0.0)
     if new is None:
         new = sorted(p.name for p in findings.iterdir()) if findings.is_dir() else []
     distinct = [n for n in new if n.startswith("finding-") and n.endswith(".txt")]
@@ -131,7 +132,8 @@ def log_result(target: str, out: Path, *, wall: float | None = None, exit_code: 
 
 def merge(dirs: list[Path]) -> list[dict[str, Any]]:
     """The targets of several runs' output folders (a campaign split over processes): each folder's
-    summary.json where it has one, else the targets whose libFuzzer log says it finished ("Done N runs")."""
+    summary.json where it has one, else the targets whose libFuzzer log says it ended ("Done N runs", or the
+    final stats libFuzzer prints when a crash stops it); a target in several folders gets one row per run."""
     out: list[dict[str, Any]] = []
     for d in dirs:
         summ = d / "summary.json"
@@ -140,7 +142,8 @@ def merge(dirs: list[Path]) -> list[dict[str, Any]]:
             out += doc["targets"] + doc.get("earlier_targets", [])
             continue
         for log in sorted((d / "logs").glob("*.log")):
-            if _DONE.search(log.read_text(errors="replace")):
+            text = log.read_text(errors="replace")
+            if _DONE.search(text) or "stat::number_of_executed_units" in text:  # finished, or ended by a crash
                 out.append(log_result(log.stem, d))
     return out
 
