@@ -199,17 +199,19 @@ class SameModelResult:
         who = "the second" if shift > 0 else "the first"
         if o == "same-model-other-prompt":
             if self.p_value >= self.alpha:
-                return (f"same model, another system prompt: same tokenizer, {who} endpoint adds {abs(shift)} prompt "
-                        f"tokens, and no detectable difference in the outputs (p = {self.p_value:.3g}, {n})")
-            return (f"same model, another system prompt: same tokenizer, {who} endpoint adds {abs(shift)} prompt "
-                    f"tokens; its outputs differ (p = {self.p_value:.3g}) but not once the recovered system prompt "
+                return (f"consistent with the same model under another system prompt: same tokenizer, {who} endpoint "
+                        f"adds {abs(shift)} prompt tokens, and no detectable difference in the outputs "
+                        f"(p = {self.p_value:.3g}, {n}); a light fine-tune of the same model looks the same at this "
+                        "sample size")
+            return (f"consistent with the same model under another system prompt: same tokenizer, {who} endpoint "
+                    f"adds {abs(shift)} prompt tokens; its outputs differ (p = {self.p_value:.3g}) but not once the recovered system prompt "
                     f"{self.recovered_prompt!r} is given to the other endpoint (p = {self.p_value_with_prompt:.3g})")
         if o == "other-prompt":
             return (f"same tokenizer, another system prompt ({who} endpoint adds {abs(shift)} prompt tokens): the "
                     f"outputs differ (p = {self.p_value:.3g}), as any system prompt makes them; whether the weights "
                     "are the same cannot be decided from these outputs")
         return (f"no detectable difference (p = {self.p_value:.3g}): consistent with the same model "
-                f"at this sample size ({n})")
+                f"at this sample size ({n}); a light fine-tune of the same model looks the same")
 
     def to_dict(self) -> dict[str, Any]:
         return {"verdict": self.verdict, "outcome": self.outcome, "same": self.same, "mmd2": self.mmd2,
