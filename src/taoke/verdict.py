@@ -185,12 +185,12 @@ def decide(ev: Evidence, *, alpha: float = DEFAULT_ALPHA) -> Verdict:
     if ex is not None and ex.identical:
         renamed = sum(d.renamed_from is not None for d in ex.diffs)
         transposed = sum(d.transposed for d in ex.diffs)
+        stored_otherwise = bool(renamed or transposed or ev.formats[0] != ev.formats[1])
         if extra > 0:  # fingerprints: B's checkpoint holds more than the compared tensors
-            shared = VerdictKind.REPACKAGED if renamed or transposed or ev.formats[0] != ev.formats[1] else \
-                VerdictKind.IDENTICAL
+            shared = VerdictKind.REPACKAGED if stored_otherwise else VerdictKind.IDENTICAL
             return Verdict(VerdictKind.DERIVED, wording.fingerprint_extra_params_sentence(ex.compared, extra),
                            None, alpha, tuple(sig), ev, shared_part=shared)  # fmt: skip
-        if renamed or transposed or ev.formats[0] != ev.formats[1]:
+        if stored_otherwise:
             return Verdict(VerdictKind.REPACKAGED,
                            wording.repackaged_bitwise_sentence(ex.compared, ev.formats, renamed, transposed),
                            None, alpha, tuple(sig), ev)  # fmt: skip

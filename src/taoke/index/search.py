@@ -96,10 +96,12 @@ def summarise(v: Verdict, a: EvidenceSource, b: EvidenceSource) -> dict[str, Any
     """The summary :func:`compare_views` gives of a verdict of ``a`` (candidate) against ``b``."""
     sim = 0.0
     ex = v.evidence.exact
+    # every compared tensor within storage precision (a re-packaging, or from fingerprints a copy that may be
+    # changed below that precision or hold more modules): ranked like a re-packaging, grouped as copies by the tree
+    within = bool(ex is not None and (ex.identical or ex.repackaged))
     if v.kind is VerdictKind.IDENTICAL:
         sim = 2.0
-    elif v.kind is VerdictKind.REPACKAGED or (v.kind is VerdictKind.DERIVED and ex is not None
-                                              and (ex.identical or ex.repackaged)):  # fmt: skip
+    elif v.kind is VerdictKind.REPACKAGED or (v.kind is VerdictKind.DERIVED and within):
         sim = 1.5  # the same values within precision (from fingerprints: storage identity and modules unchecked)
     elif v.evidence.units is not None and v.evidence.units.matches:
         ms = v.evidence.units.matches
@@ -115,10 +117,8 @@ def summarise(v: Verdict, a: EvidenceSource, b: EvidenceSource) -> dict[str, Any
         "log10_p": None if v.log10_p is None else round(float(v.log10_p), 2),
         "similarity": round(sim, 5),
         "layers_matched": len(v.derived_layers),
-        "values_identical": bool(v.evidence.exact is not None and v.evidence.exact.identical),
-        # every compared tensor within storage precision (a re-packaging, or from fingerprints a copy that may
-        # be changed below that precision or hold more modules): the tree groups these as copies
-        "within_precision": bool(ex is not None and (ex.identical or ex.repackaged)),
+        "values_identical": bool(ex is not None and ex.identical),
+        "within_precision": within,
     }
 
 
