@@ -355,16 +355,20 @@ def _hf_merges(raw: Sequence[Any], conv: Any, memo: dict[str, bytes] | None = No
         return b
 
     out: list[tuple[bytes, bytes]] = []
+    append = out.append
+    get = memo.get
     for m in raw:
         if isinstance(m, str):
-            parts = m.split(" ")
-            if len(parts) != 2:
+            a, sep, b = m.partition(" ")
+            if not sep or " " in b:
                 continue
         elif isinstance(m, list | tuple) and len(m) == 2:
-            parts = [str(m[0]), str(m[1])]
+            a, b = str(m[0]), str(m[1])
         else:
             continue
-        out.append((c(parts[0]), c(parts[1])))
+        # both halves are nearly always tokens of the vocabulary, converted already
+        x, y = get(a), get(b)
+        append((x if x is not None else c(a), y if y is not None else c(b)))
     return out
 
 

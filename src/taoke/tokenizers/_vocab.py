@@ -65,6 +65,11 @@ def _bytes_to_unicode() -> dict[int, str]:
 
 BYTE_ENCODER: Mapping[int, str] = _bytes_to_unicode()
 BYTE_DECODER: Mapping[str, int] = {c: b for b, c in BYTE_ENCODER.items()}
+# str.translate table for the fast path of bytelevel_to_bytes: each table character becomes the one character
+# chr(byte), so that the result encodes to those bytes as Latin-1; a character below 256 that is *not* in the
+# table becomes U+FFFF, which Latin-1 cannot encode (so does any other character outside the table), sending the
+# token to the slow path
+_BYTE_TRANSLATE: dict[int, str] = {i: "\uffff" for i in range(256)} | {ord(c): chr(b) for c, b in BYTE_DECODER.items()}
 
 
 def utf8(text: str) -> bytes:
@@ -92,10 +97,10 @@ def bytelevel_to_bytes(token: str) -> bytes:
     >>> bytelevel_to_bytes("ä¸Ń").decode()
     '中'
     """
-    dec = BYTE_DECODER
     try:
-        return bytes(dec[c] for c in token)
-    except KeyError:
+        return token.translate(_BYTE_TRANSLATE).encode("latin-1")
+    except UnicodeEncodeError:
+        dec = BYTE_DECODER
         out = bytearray()
         for c in token:
             b = dec.get(c)

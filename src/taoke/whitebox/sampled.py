@@ -63,7 +63,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from taoke.whitebox.reader import RowReader as _Reader
 from taoke.whitebox.reader import RowRequest as _Req
@@ -595,6 +594,7 @@ def _test_layer(a: Any, ra: _Reader, i: int, bl: _BLayer, coords: tuple[int, int
     rsims = np.abs(bl.up @ up_a.T)
     if use_gate and gate_a is not None and bl.gate is not None:
         rsims = 0.5 * (rsims + np.abs(bl.gate @ gate_a.T))
+    from scipy.optimize import linear_sum_assignment  # here, not at the top: importing it costs ~0.5 s
     rows, cols = linear_sum_assignment(rsims, maximize=True)
     sigma = np.full(bl.up.shape[0], -1, dtype=np.int64)
     sigma[rows] = cand[cols]

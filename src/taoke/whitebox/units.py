@@ -43,7 +43,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 LN10 = math.log(10.0)
 
@@ -72,6 +71,7 @@ def match_units(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, float]:
     n_a > n_b).
     """
     c = np.abs(_normalize(a) @ _normalize(b).T)
+    from scipy.optimize import linear_sum_assignment  # here, not at the top: importing it costs ~0.5 s
     rows, cols = linear_sum_assignment(c, maximize=True)
     pi = np.full(a.shape[0], -1, dtype=np.int64)
     pi[rows] = cols
