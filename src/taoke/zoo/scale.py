@@ -105,12 +105,12 @@ def _h(key: np.uint64, *idx: np.ndarray | int) -> np.ndarray:
 _NORMAL_TABLE = np.random.default_rng(20261126).standard_normal(1 << 16).astype(np.float32)
 
 
-def _normal(key: np.uint64, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def _normal(key: np.uint64, rows: np.ndarray, cols: np.ndarray, row_keys: np.ndarray | None = None) -> np.ndarray:
     """Standard-normal values at (rows × cols): one multiply–xorshift hash per element indexes a fixed table of
     65,536 normal draws (noise needs the distribution, not a continuum of values; this is ~5× cheaper than
-    Box–Muller on every element)."""
+    Box–Muller on every element). ``row_keys``: ``_h(key, rows)`` when the caller has it already."""
     with np.errstate(over="ignore"):
-        rk = _h(key, rows)[:, None]
+        rk = (_h(key, rows) if row_keys is None else row_keys)[:, None]
         z = (rk + cols.astype(np.uint64)[None, :]) * _M1
         z ^= z >> np.uint64(29)
         z *= _M2
@@ -438,12 +438,14 @@ class _Tiled(_Tensor):
         n_src = src.shape[1]
         n_lay = src.shape[0]
         flat = src.reshape(n_lay * n_src, ds)
-        for f, sel, c in _runs(coords, _FRAG, ds):
-            h = _h(self.key, items, f)
-            which = (h % np.uint64(n_lay)).astype(np.int64) * n_src + ((h >> np.uint64(20)) % np.uint64(n_src)).astype(
-                np.int64)  # fmt: skip
-            out[:, sel] = flat[which, c] if isinstance(c, slice) else flat[np.ix_(which, c)]
-        out += np.float32(_OWN * self._std) * _normal(self.key, items, coords)
+        hi = _h(self.key, items)  # = _h(key, items, f) before its last mix: shared by every fragment and the noise
+        with np.errstate(over="ignore"):
+            for f, sel, c in _runs(coords, _FRAG, ds):
+                h = _mix(hi ^ (np.uint64(f) * _GOLD))
+                which = (h % np.uint64(n_lay)).astype(np.int64) * n_src + (
+                    (h >> np.uint64(20)) % np.uint64(n_src)).astype(np.int64)  # fmt: skip
+                out[:, sel] = flat[which, c] if isinstance(c, slice) else flat[np.ix_(which, c)]
+        out += np.float32(_OWN * self._std) * _normal(self.key, items, coords, hi)
         return out
 
     @cached_property
@@ -701,7 +703,7 @@ class _Entry:
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape)) * _ITEMSIZE[self.dtype]
+        return math.prod(self.shape) * _ITEMSIZE[self.dtype]
 
 
 _ITEMSIZE = {"F16": 2, "BF16": 2, "F32": 4}
@@ -887,6 +889,7 @@ class ScaleModel:
             self.headers.append(len(raw).to_bytes(8, "little") + raw)
         self._data_sizes = [sum(e.nbytes for e in g) for g in shards]
         self._starts = [[e.offset for e in g] for g in shards]
+        self._files: dict[str, int] | None = None
 
     @cached_property
     def small_files(self) -> dict[str, bytes]:
@@ -928,11 +931,13 @@ class ScaleModel:
 
     @property
     def files(self) -> dict[str, int]:
-        """Every file of the checkpoint and its size in bytes."""
-        out = {k: len(v) for k, v in self.small_files.items()}
-        for i, name in enumerate(self.shard_names):
-            out[name] = len(self.headers[i]) + self._data_sizes[i]
-        return out
+        """Every file of the checkpoint and its size in bytes (computed once: the server asks on every request)."""
+        if self._files is None:
+            out = {k: len(v) for k, v in self.small_files.items()}
+            for i, name in enumerate(self.shard_names):
+                out[name] = len(self.headers[i]) + self._data_sizes[i]
+            self._files = out
+        return self._files
 
     @property
     def weights_bytes(self) -> int:
