@@ -276,6 +276,7 @@ def markdown(results: dict[str, Any]) -> str:
              "| size | pair | verdict | wall cold / warm | bytes read A / B | peak RSS |",
              "|---|---|---|---|---|---|"]  # fmt: skip
     for size, res in results["sizes"].items():
+        size = size.removesuffix("-http")  # a size measured both ways: "7b" on disk, "7b-http" served
         for pair, out in res["pairs"].items():
             if "remote" in out:
                 r = out["remote"]
@@ -292,6 +293,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += ["", "| size | model | fingerprint cold / warm | read | plain sequential read cold / warm | peak RSS |",
               "|---|---|---|---|---|---|"]  # fmt: skip
     for size, res in results["sizes"].items():
+        size = size.removesuffix("-http")
         for k, out in res["fingerprint"].items():
             if "remote" in out:
                 r = out["remote"]

@@ -3,8 +3,8 @@
 The role map covers the transformer stack; a checkpoint can hold more: a BERT pooler, a SigLIP pooling head, a
 resampler's cross-attention, a vision tower's patch embedding, or whole components (a vision tower added to a
 language model). "Re-packaged" claims the same weights, so these tensors are compared too: each weight tensor of B
-outside the compared roles is paired with the unused tensor of A of the same shape (or its transpose) whose seeded
-sample rows it matches best (as :func:`taoke.whitebox.exact.compare_tensors` pairs renamed tensors); what finds no
+outside the compared roles is paired with the unused tensor of A of the same shape (or of its transpose, looked for
+only when none of the same shape is within storage precision) whose seeded sample rows it matches best (as :func:`taoke.whitebox.exact.compare_tensors` pairs renamed tensors); what finds no
 partner is *extra* in B or *missing* from B, grouped by module (the tensor name without its last segment).
 
 Buffers that are not weights are ignored: integer and boolean tensors, scalars, and names ending in one of
@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 __all__ = ["BUFFER_SUFFIXES", "ModuleDiff", "ModuleGroup", "compare_leftovers", "group_modules", "weight_names"]
 
 BUFFER_SUFFIXES = ("inv_freq", "position_ids", "masked_bias", "attn.bias", "rope_freqs.weight", "num_batches_tracked")
+#: bytes of A's sample rows compare_leftovers keeps between B's tensors (beyond it, a candidate is read again)
+_KEEP_BYTES = 256 << 20
 _NOT_WEIGHTS = frozenset({"I8", "I16", "I32", "I64", "U8", "U16", "U32", "U64", "BOOL", "INT64", "INT32", "INT8"})
 
 
@@ -123,27 +125,62 @@ def compare_leftovers(a: Model, names_a: Sequence[str], b: Model, names_b: Seque
     by_shape: dict[tuple[int, ...], list[str]] = {}
     for na in wa:
         by_shape.setdefault(tuple(ia[na].shape), []).append(na)
+    # One seeded row sample per shape, and each of A's samples read once (per orientation) and kept until its tensor
+    # is paired: B's leftovers of one shape share A's candidates, so the search costs one read per tensor, not one
+    # per (B tensor, candidate) pair (a derived DeepSeek-V3 twin with layers dropped has ~60 candidates of a shape
+    # for each of its leftovers: 18 GB over the wire before this).
+    samples: dict[tuple[int, ...], np.ndarray | None] = {}
+    kept: dict[tuple[str, bool], np.ndarray] = {}
+    kept_bytes = 0
+
+    def rows_of(shape: tuple[int, ...]) -> np.ndarray | None:
+        if shape not in samples:
+            n0 = shape[0] if shape else 1
+            samples[shape] = None if n0 <= rows else np.sort(rng.choice(n0, size=rows, replace=False))
+        return samples[shape]
+
+    def read_a(na: str, sel: np.ndarray | None, tr: bool) -> np.ndarray:
+        nonlocal kept_bytes
+        x = kept.get((na, tr))
+        if x is None:
+            x = _read(a, na, sel, tr)
+            if kept_bytes + x.nbytes <= _KEEP_BYTES:
+                kept[(na, tr)] = x
+                kept_bytes += x.nbytes
+        return x
+
     for nb in sorted(wb, key=lambda n: (-ib[n].numel, n)):
         sb = tuple(ib[nb].shape)
 
         def open_(shape: tuple[int, ...], nb: str = nb) -> list[str]:
             return [na for na in by_shape.get(shape, ()) if na not in used and (na == nb or na not in in_b)]
 
-        cands = [(na, False) for na in open_(sb)]
-        if len(sb) == 2 and sb[0] != sb[1]:
-            cands += [(na, True) for na in open_(sb[::-1])]
-        if not cands:
+        same_cands = open_(sb)
+        tr_cands = open_(sb[::-1]) if len(sb) == 2 and sb[0] != sb[1] else []
+        if not same_cands and not tr_cands:
             left_b.append(nb)
             continue
-        n0 = sb[0] if sb else 1
-        sel = None if n0 <= rows else np.sort(rng.choice(n0, size=rows, replace=False))
+        sel = rows_of(sb)
         xb = _read(b, nb, sel, False)
         best: tuple[float, str, bool, np.ndarray] | None = None
-        for na, tr in cands:
-            xa = _read(a, na, sel, tr)
+
+        def within(cand: tuple[float, str, bool, np.ndarray], nb: str = nb, xb: np.ndarray = xb) -> bool:
+            r, na, _tr, xa = cand
+            return bool(np.array_equal(xa, xb)) or r <= tolerance(ia[na].dtype, ib[nb].dtype)
+
+        for na in same_cands:
+            xa = read_a(na, sel, False)
             r = _rel(xa, xb)
             if best is None or r < best[0]:
-                best = (r, na, tr, xa)
+                best = (r, na, False, xa)
+        # a transposed partner is looked for only when no partner of the same orientation is within storage
+        # precision: the sample rows of a transposed tensor are its stored columns, which means reading it whole
+        if best is None or not within(best):
+            for na in tr_cands:
+                xa = read_a(na, sel, True)
+                r = _rel(xa, xb)
+                if best is None or r < best[0]:
+                    best = (r, na, True, xa)
         assert best is not None
         r, na, tr, xa = best
         dts = (ia[na].dtype, ib[nb].dtype)
@@ -152,6 +189,9 @@ def compare_leftovers(a: Model, names_a: Sequence[str], b: Model, names_b: Seque
         matched.append(RoleDiff(nb, sb, dts, int(xb.shape[0]) if xb.ndim else 1, r, tol, same, tr,
                                 bool((same or r <= tol) and xa.size >= 64), None if na == nb else na))  # fmt: skip
         used.add(na)
+        for key in ((na, False), (na, True)):
+            if key in kept:
+                kept_bytes -= kept.pop(key).nbytes
     left_a = [n for n in wa if n not in used]
     return ModuleDiff(tuple(matched), group_modules(b, left_b, component), group_modules(a, left_a, component))
 
