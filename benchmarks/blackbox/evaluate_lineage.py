@@ -3,6 +3,9 @@ unknown, directly, behind the persona reseller and behind the usage-rewriting re
 0 (every model) and 0.8 (a subset), with the full ``taoke probe`` (tokenizer, identity, behaviour, lineage).
 
     nice .venv/bin/python benchmarks/blackbox/evaluate_lineage.py [--fresh] [--only NAME,...]
+        [--conditions direct,reseller,...] [--temperatures 0,0.8]
+
+``--conditions`` / ``--temperatures`` run a part of the grid (the log is resumable: a later run adds the rest).
 
 References: ``taoke/data/blackbox_lineage.json`` and ``blackbox_references.json``, built from the fetched and zoo
 files (``taoke probe db build``); the endpoints serve other files (Q8_0 conversions, re-quantisations) or the
@@ -42,14 +45,20 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fresh", action="store_true")
     ap.add_argument("--only", default="")
+    ap.add_argument("--conditions", default=",".join(CONDITIONS), help="comma-separated, of: " + ", ".join(CONDITIONS))
+    ap.add_argument("--temperatures", default="0,0.8")
     args = ap.parse_args()
+    conds = [c for c in args.conditions.split(",") if c]
+    temps = [float(t) for t in args.temperatures.split(",") if t]
+    if unknown := [c for c in conds if c not in CONDITIONS]:
+        ap.error(f"unknown condition(s): {', '.join(unknown)}")
     log = Log("lineage", fresh=args.fresh)
     only = {x for x in args.only.split(",") if x}
     cache: dict = {}  # greedy upstream answers shared by the proxies of one model (see ResellerProxy)
     for s in SERVABLE:
         if only and s.name not in only:
             continue
-        units = [(cond, t) for t in (0.0, 0.8) for cond in CONDITIONS if t == 0.0 or s.name in HOT]
+        units = [(cond, t) for t in temps for cond in conds if t == 0.0 or s.name in HOT]
         if all(log.done(f"{s.name}/{c}/{t}") for c, t in units):
             continue
         cache.clear()
