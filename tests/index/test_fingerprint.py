@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -49,6 +50,29 @@ def test_fingerprint_is_small_and_records_what_it_read(fps, smollm2_gguf: Path) 
 
     with topen(str(smollm2_gguf)) as m:
         assert FingerprintView(fp).tokenizer().tokens_digest == m.tokenizer().tokens_digest
+
+
+def test_large_float_arrays_are_stored_and_round_trip(fps, smollm2_gguf: Path) -> None:
+    """A record whose anchor rows are 8 MiB or more (a 128k-vocabulary model's) keeps them stored, not deflated;
+    everything else stays deflated; the record loads back to the same arrays. Real rows: SmolLM2's embedding."""
+    from taoke.index.fingerprint import STORE_FLOATS_FROM
+    from taoke.model import Model
+
+    fp = Fingerprint.load(fps["smollm2-q4_1"])
+    with Model.open(smollm2_gguf) as m:
+        emb = np.asarray(m.get("embed", rows=slice(0, 8192)), dtype=np.float16)  # 8192 x 576 x 2 B = 9 MiB
+    assert emb.nbytes >= STORE_FLOATS_FROM > fp.arrays["anchor.emb"].nbytes
+    ids = np.arange(len(emb), dtype=fp.arrays["anchor.ids"].dtype)  # the loader checks rows against ids
+    big = Fingerprint(fp.header, {**fp.arrays, "anchor.ids": ids, "anchor.emb": emb})
+    for rec, stored in ((fp, set()), (big, {"anchor.emb.npy"})):
+        data = rec.to_bytes()
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            kinds = {i.filename: i.compress_type for i in z.infolist()}
+        assert {n for n, k in kinds.items() if k == zipfile.ZIP_STORED} == stored
+        back = Fingerprint.from_bytes(data)
+        assert back.header == rec.header
+        assert set(back.arrays) == set(rec.arrays)
+        assert all(np.array_equal(back.arrays[k], rec.arrays[k]) for k in rec.arrays)
 
 
 def test_canonical_units_survive_a_permutation(fps) -> None:

@@ -26,6 +26,22 @@ def test_normalisers_worked_examples() -> None:
     assert wordpiece_to_bytes("[CLS]") == b"[CLS]"
 
 
+def test_bytelevel_fast_path_matches_the_table(data_dir: Path) -> None:
+    """bytelevel_to_bytes decodes through str.translate; it must give what the GPT-2 table gives character by
+    character, on a real 151k vocabulary and on text outside the table (raw control bytes, U+FFFF, a lone
+    surrogate, CJK), which keeps its UTF-8 bytes."""
+    from taoke.tokenizers._vocab import BYTE_DECODER, utf8
+
+    def reference(token: str) -> bytes:
+        return b"".join(bytes([BYTE_DECODER[c]]) if c in BYTE_DECODER else utf8(c) for c in token)
+
+    vocab = json.loads((data_dir / T / "qwen2_5/tokenizer.json").read_text())["model"]["vocab"]
+    odd = ["a\nb", "\x00\x7f\x80\xad", "\uffff", "x\udce8", "Ġ中", "", "ÿĀ"]
+    for tok in [*vocab, *odd]:
+        assert bytelevel_to_bytes(tok) == reference(tok), tok
+    assert bytelevel_to_bytes("\x80") == "\x80".encode()  # not in the table: UTF-8 (2 bytes), not Latin-1
+
+
 def test_hf_bytelevel_qwen2_5(data_dir: Path) -> None:
     v = load(data_dir / T / "qwen2_5/tokenizer.json")
     assert v.kind == "bpe-bytelevel" and v.source_format == "hf-json"

@@ -75,6 +75,9 @@ SAMPLE_COLS = 128
 ANCHOR_MOD = 32
 SAMPLE_EXPERTS = 2  # experts per MoE layer with an exact sample (256 experts × 3 roles × 58 layers otherwise)
 ANCHOR_CAP = 4096
+#: float arrays at least this big are stored in the record without compression (see Fingerprint.to_bytes): deflating
+#: 8 MiB of float16 weights takes ~0.2 s here and saves ~1.8 MB; below it, compression costs little
+STORE_FLOATS_FROM = 8 << 20
 
 
 def _role_seed(role: str, shape: tuple[int, ...]) -> int:
@@ -117,11 +120,6 @@ def quantize_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     s = np.max(np.abs(x), axis=1) / 127.0
     s = np.where(s > 0, s, 1.0).astype(np.float32)
     return np.clip(np.rint(x / s[:, None]), -127, 127).astype(np.int8), s
-
-
-#: float arrays at least this big are stored in the record without compression (see Fingerprint.to_bytes): deflating
-#: 8 MiB of float16 weights takes ~0.2 s here and saves ~1.8 MB; below it, compression costs little
-STORE_FLOATS_FROM = 8 << 20
 
 
 def dequantize_rows(q: np.ndarray, s: np.ndarray) -> np.ndarray:

@@ -163,11 +163,6 @@ def compare_leftovers(a: Model, names_a: Sequence[str], b: Model, names_b: Seque
         sel = rows_of(sb)
         xb = _read(b, nb, sel, False)
         best: tuple[float, str, bool, np.ndarray] | None = None
-
-        def within(cand: tuple[float, str, bool, np.ndarray], nb: str = nb, xb: np.ndarray = xb) -> bool:
-            r, na, _tr, xa = cand
-            return bool(np.array_equal(xa, xb)) or r <= tolerance(ia[na].dtype, ib[nb].dtype)
-
         for na in same_cands:
             xa = read_a(na, sel, False)
             r = _rel(xa, xb)
@@ -175,7 +170,7 @@ def compare_leftovers(a: Model, names_a: Sequence[str], b: Model, names_b: Seque
                 best = (r, na, False, xa)
         # a transposed partner is looked for only when no partner of the same orientation is within storage
         # precision: the sample rows of a transposed tensor are its stored columns, which means reading it whole
-        if best is None or not within(best):
+        if best is None or not _within(best[0], best[3], xb, tolerance(ia[best[1]].dtype, ib[nb].dtype)):
             for na in tr_cands:
                 xa = read_a(na, sel, True)
                 r = _rel(xa, xb)
@@ -187,13 +182,18 @@ def compare_leftovers(a: Model, names_a: Sequence[str], b: Model, names_b: Seque
         tol = tolerance(*dts)
         same = bool(np.array_equal(xa, xb))
         matched.append(RoleDiff(nb, sb, dts, int(xb.shape[0]) if xb.ndim else 1, r, tol, same, tr,
-                                bool((same or r <= tol) and xa.size >= 64), None if na == nb else na))  # fmt: skip
+                                _within(r, xa, xb, tol) and xa.size >= 64, None if na == nb else na))  # fmt: skip
         used.add(na)
         for key in ((na, False), (na, True)):
             if key in kept:
                 kept_bytes -= kept.pop(key).nbytes
     left_a = [n for n in wa if n not in used]
     return ModuleDiff(tuple(matched), group_modules(b, left_b, component), group_modules(a, left_a, component))
+
+
+def _within(r: float, xa: np.ndarray, xb: np.ndarray, tol: float) -> bool:
+    """The sampled rows are the same values (bit-identical, or relative error within storage precision ``tol``)."""
+    return r <= tol or bool(np.array_equal(xa, xb))
 
 
 def _read(m: Model, name: str, sel: np.ndarray | None, transposed: bool) -> np.ndarray:

@@ -94,7 +94,7 @@ def _key(*parts: int | str) -> np.uint64:
     return np.uint64(int.from_bytes(h, "little"))
 
 
-def _h(key: np.uint64, *idx: np.ndarray | int) -> np.ndarray:
+def _h(key: np.uint64 | np.ndarray, *idx: np.ndarray | int) -> np.ndarray:
     acc = np.asarray(key, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for a in idx:
@@ -438,13 +438,12 @@ class _Tiled(_Tensor):
         n_src = src.shape[1]
         n_lay = src.shape[0]
         flat = src.reshape(n_lay * n_src, ds)
-        hi = _h(self.key, items)  # = _h(key, items, f) before its last mix: shared by every fragment and the noise
-        with np.errstate(over="ignore"):
-            for f, sel, c in _runs(coords, _FRAG, ds):
-                h = _mix(hi ^ (np.uint64(f) * _GOLD))
-                which = (h % np.uint64(n_lay)).astype(np.int64) * n_src + (
-                    (h >> np.uint64(20)) % np.uint64(n_src)).astype(np.int64)  # fmt: skip
-                out[:, sel] = flat[which, c] if isinstance(c, slice) else flat[np.ix_(which, c)]
+        hi = _h(self.key, items)  # shared by every fragment (_h(key, items, f) = _h(hi, f)) and by the noise
+        for f, sel, c in _runs(coords, _FRAG, ds):
+            h = _h(hi, f)
+            which = (h % np.uint64(n_lay)).astype(np.int64) * n_src + ((h >> np.uint64(20)) % np.uint64(n_src)).astype(
+                np.int64)  # fmt: skip
+            out[:, sel] = flat[which, c] if isinstance(c, slice) else flat[np.ix_(which, c)]
         out += np.float32(_OWN * self._std) * _normal(self.key, items, coords, hi)
         return out
 
@@ -889,7 +888,6 @@ class ScaleModel:
             self.headers.append(len(raw).to_bytes(8, "little") + raw)
         self._data_sizes = [sum(e.nbytes for e in g) for g in shards]
         self._starts = [[e.offset for e in g] for g in shards]
-        self._files: dict[str, int] | None = None
 
     @cached_property
     def small_files(self) -> dict[str, bytes]:
@@ -929,15 +927,13 @@ class ScaleModel:
             c["_name_or_path"] = self.spec.name
         return c
 
-    @property
+    @cached_property
     def files(self) -> dict[str, int]:
         """Every file of the checkpoint and its size in bytes (computed once: the server asks on every request)."""
-        if self._files is None:
-            out = {k: len(v) for k, v in self.small_files.items()}
-            for i, name in enumerate(self.shard_names):
-                out[name] = len(self.headers[i]) + self._data_sizes[i]
-            self._files = out
-        return self._files
+        out = {k: len(v) for k, v in self.small_files.items()}
+        for i, name in enumerate(self.shard_names):
+            out[name] = len(self.headers[i]) + self._data_sizes[i]
+        return out
 
     @property
     def weights_bytes(self) -> int:
